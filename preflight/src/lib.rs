@@ -1,0 +1,106 @@
+//! buildrunner's preflight: probes a host or container, turns what it finds into findings,
+//! and decides how buildah can build there. It never prints; the `buildrunner` binary renders
+//! its values.
+//!
+//! Data flows one way: [`host`] (files under /proc, /sys, /etc) and [`live`] (things done in
+//! single-threaded children) → [`facts::Facts`] → [`checks::evaluate`] → findings →
+//! [`decision::decide`] → [`report::DoctorReport`]. Every step is a value, so fixture trees
+//! recorded from real hosts drive the same code as the real machine.
+
+pub mod checks;
+pub mod decision;
+pub mod facts;
+pub mod finding;
+pub mod fixture;
+pub mod host;
+pub mod live;
+pub mod report;
+pub mod roots;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub use decision::{Decision, Isolation, StorageDriver, Verdict};
+pub use facts::Facts;
+pub use finding::{Finding, Status, CHECK_IDS};
+pub use live::child::{child_main as probe_child_main, PROBE_SUBCOMMAND};
+pub use report::DoctorReport;
+pub use roots::HostRoots;
+
+/// Everything a preflight run needs to know.
+#[derive(Debug, Clone)]
+pub struct PreflightOptions {
+    pub roots: HostRoots,
+    pub live: live::LiveOptions,
+}
+
+/// containers/storage's default graph root for `euid`: `/var/lib/containers/storage` for
+/// root, `$XDG_DATA_HOME/containers/storage` (or `~/.local/share/…`) otherwise.
+pub fn default_storage_root(euid: u32) -> PathBuf {
+    if euid == 0 {
+        return PathBuf::from("/var/lib/containers/storage");
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from(format!("/tmp/buildrunner-{euid}")));
+    data.join("containers/storage")
+}
+
+/// Where buildrunner caches small facts: `$BUILDRUNNER_CACHE_DIR`, `$XDG_CACHE_HOME/buildrunner`
+/// or `~/.cache/buildrunner`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("BUILDRUNNER_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("buildrunner"))
+        })
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/buildrunner")))
+}
+
+impl PreflightOptions {
+    /// Options for this machine: real roots, the given storage root (or the default for our
+    /// user), probes run through `probe_exe`.
+    pub fn for_this_host(storage_root: Option<PathBuf>, probe_exe: Option<PathBuf>) -> Self {
+        let euid = nix::unistd::geteuid().as_raw();
+        PreflightOptions {
+            roots: HostRoots::default(),
+            live: live::LiveOptions {
+                storage_root: storage_root.unwrap_or_else(|| default_storage_root(euid)),
+                probe_exe,
+                probe_timeout: Duration::from_secs(5),
+                cache_dir: default_cache_dir(),
+                buildah: None,
+            },
+        }
+    }
+}
+
+/// Gathers all facts.
+pub fn gather(opts: &PreflightOptions) -> Facts {
+    let host = host::StaticFacts::read(&opts.roots);
+    let live = live::gather(&host, &opts.live);
+    Facts { host, live }
+}
+
+/// Turns facts into the doctor's report (pure).
+pub fn assess(facts: &Facts, elapsed: Duration) -> DoctorReport {
+    let checks = checks::evaluate(facts);
+    let decision = decision::decide(facts, &checks);
+    DoctorReport {
+        schema: report::DOCTOR_SCHEMA.to_string(),
+        verdict: decision.verdict,
+        decision,
+        checks,
+        host: report::HostSummary::of(facts),
+        elapsed_ms: (elapsed.as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+    }
+}
+
+/// Gathers and assesses: the whole preflight.
+pub fn run(opts: &PreflightOptions) -> (Facts, DoctorReport) {
+    let start = Instant::now();
+    let facts = gather(opts);
+    let report = assess(&facts, start.elapsed());
+    (facts, report)
+}
