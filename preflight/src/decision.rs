@@ -274,41 +274,58 @@ pub fn decide(f: &Facts, findings: &[Finding]) -> Decision {
         }
     };
 
+    let short_ids = userns
+        && !f.is_root()
+        && status_of(findings, "subid.ranges").is_some_and(|x| x.status == Status::Warn);
     let verdict = if !blocked_by.is_empty() {
+        let ids: Vec<&str> = blocked_by.iter().map(String::as_str).collect();
         reasons.push(reason(
             "verdict",
             format!("blocked: {}", unblock.clone().unwrap_or_default()),
-            &blocked_by.iter().map(String::as_str).collect::<Vec<_>>(),
+            &ids,
         ));
         Verdict::Blocked
-    } else if storage_driver == StorageDriver::Overlay
-        && mount_program.is_none()
-        && !findings.iter().any(|x| x.status == Status::Fail)
-    {
-        Verdict::Ok
     } else {
+        // Everything that makes builds run with less than this machine could give them.
+        let mut degraded: Vec<(String, Vec<&str>)> = Vec::new();
+        match (storage_driver, &mount_program) {
+            (StorageDriver::Vfs, _) => {
+                degraded.push(("builds run on vfs".into(), vec!["overlay.probe", "fuse"]))
+            }
+            (StorageDriver::Overlay, Some(_)) => {
+                degraded.push(("builds run on fuse-overlayfs".into(), vec!["overlay.probe"]))
+            }
+            _ => {}
+        }
+        if short_ids {
+            degraded.push((
+                "only a few ids can be mapped; images with files owned by other users fail".into(),
+                vec!["subid.ranges"],
+            ));
+        }
         let failed: Vec<&str> = findings
             .iter()
             .filter(|x| x.status == Status::Fail)
             .map(|x| x.id.as_str())
             .collect();
-        let text = if failed.is_empty() {
-            format!(
-                "degraded: builds run on {}",
-                if storage_driver == StorageDriver::Vfs {
-                    "vfs"
-                } else {
-                    "fuse-overlayfs"
-                }
-            )
+        if !failed.is_empty() {
+            degraded.push((format!("checks failed: {}", failed.join(", ")), failed));
+        }
+        if degraded.is_empty() {
+            Verdict::Ok
         } else {
-            format!(
-                "degraded: builds run, but checks failed: {}",
-                failed.join(", ")
-            )
-        };
-        reasons.push(reason("verdict", text, &failed));
-        Verdict::Degraded
+            let text = degraded
+                .iter()
+                .map(|(t, _)| t.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            let ids: Vec<&str> = degraded
+                .iter()
+                .flat_map(|(_, ids)| ids.iter().copied())
+                .collect();
+            reasons.push(reason("verdict", format!("degraded: {text}"), &ids));
+            Verdict::Degraded
+        }
     };
     Decision {
         verdict,

@@ -110,13 +110,15 @@ pub fn fuse_facts() -> FuseFacts {
     }
 }
 
-/// Docker API sockets visible to us: whoever can reach one is root on the host.
+/// Docker API sockets we can connect to: whoever can is root on the host.
 pub fn docker_sockets() -> Vec<PathBuf> {
+    use nix::unistd::{access, AccessFlags};
     let mut found = Vec::new();
     for p in ["/var/run/docker.sock", "/run/docker.sock"] {
         let Ok(meta) = fs::metadata(p) else { continue };
         let canon = fs::canonicalize(p).unwrap_or_else(|_| PathBuf::from(p));
-        if meta.file_type().is_socket() && !found.contains(&canon) {
+        let usable = access(p, AccessFlags::R_OK | AccessFlags::W_OK).is_ok();
+        if meta.file_type().is_socket() && usable && !found.contains(&canon) {
             found.push(canon);
         }
     }
