@@ -4,7 +4,7 @@
 
 use crate::facts::Facts;
 use crate::finding::{Finding, Status};
-use crate::host::idmap::usable_ids;
+use crate::host::idmap::{ranges_overlap, usable_ids};
 use crate::host::mountinfo::{self, CgroupMode};
 use crate::host::status::{cap_names, SeccompMode, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
 use crate::live::buildah::parse_version;
@@ -201,6 +201,9 @@ fn userns_apparmor(f: &Facts) -> Finding {
     }
 }
 
+/// Rootless builds need subordinate ids: with only its own id mapped, buildah falls back to
+/// a single mapping with `setgroups` denied, and every `RUN` step then fails with `error
+/// setting supplemental groups list: operation not permitted` (verified with buildah 1.28).
 fn subid_ranges(f: &Facts) -> Finding {
     const ID: &str = "subid.ranges";
     if f.is_root() {
@@ -214,30 +217,40 @@ fn subid_ranges(f: &Facts) -> Finding {
         .user_name
         .clone()
         .unwrap_or_else(|| f.status().map(|s| s.euid.to_string()).unwrap_or_default());
-    let uids = usable_ids(f.host.subuid.as_deref().unwrap_or(&[]), &f.host.uid_map);
-    let gids = usable_ids(f.host.subgid.as_deref().unwrap_or(&[]), &f.host.gid_map);
+    let subuid = f.host.subuid.as_deref().unwrap_or(&[]);
+    let subgid = f.host.subgid.as_deref().unwrap_or(&[]);
     let hint = format!(
-        "add ≥ 65536 ids inside this namespace's map to /etc/subuid and /etc/subgid, e.g. `{user}:100000:65536` on a host or `{user}:1:999` + `{user}:1001:64535` in a container"
+        "give {user} one range of ≥ 65536 ids inside this namespace's map in /etc/subuid and /etc/subgid, e.g. `{user}:100000:65536` on a host or `{user}:1:999` + `{user}:1001:64535` in a container"
     );
+    if ranges_overlap(subuid) || ranges_overlap(subgid) {
+        return Finding::fail(
+            ID,
+            format!("{user}'s subordinate ranges overlap: newuidmap's write is refused (EINVAL)"),
+        )
+        .detail(format!("subuid {subuid:?}; subgid {subgid:?}"))
+        .hint(hint);
+    }
+    let uids = usable_ids(subuid, &f.host.uid_map);
+    let gids = usable_ids(subgid, &f.host.gid_map);
     if uids >= MIN_SUBIDS - 1 && gids >= MIN_SUBIDS - 1 {
         return Finding::pass(
             ID,
             format!("{user} has {uids} subordinate uids and {gids} gids"),
         );
     }
-    let declared = f
-        .host
-        .subuid
-        .as_deref()
-        .map(|r| r.iter().map(|r| r.count as u64).sum::<u64>())
-        .unwrap_or(0);
-    let summary = if declared > uids {
-        format!("{user}'s subordinate ranges lie outside this namespace's id map: {uids} of {declared} uids usable")
+    let declared = subuid.iter().map(|r| r.count as u64).sum::<u64>();
+    let (status, summary) = if uids == 0 || gids == 0 {
+        let why = if declared > uids {
+            "its ranges lie outside this namespace's id map"
+        } else {
+            "no ranges"
+        };
+        (Status::Fail, format!("{user} has no usable subordinate ids ({why}): every RUN step fails setting supplemental groups"))
     } else {
-        format!("{user} has {uids} subordinate uids and {gids} gids: only its own id can be mapped")
+        (Status::Warn, format!("{user} has only {uids} subordinate uids and {gids} gids: images owning files above that fail"))
     };
-    Finding::warn(ID, summary)
-        .detail("images whose files belong to other users fail with `potentially insufficient UIDs or GIDs available in user namespace`")
+    Finding::new(ID, status, summary)
+        .detail("buildah: `potentially insufficient UIDs or GIDs available in user namespace`")
         .hint(hint)
 }
 
@@ -536,9 +549,11 @@ fn cgroup_mode(f: &Facts) -> Finding {
     const ID: &str = "cgroup.mode";
     match mountinfo::cgroup_mode(&f.host.mounts) {
         CgroupMode::Unified => Finding::pass(ID, "cgroup v2 (unified)"),
+        CgroupMode::Legacy if f.needs_userns() => Finding::warn(ID, "cgroup v1: the OCI runtime cannot set up cgroups from a user namespace")
+            .hint("use `--isolation chroot` (buildrunner does), or boot the host with `systemd.unified_cgroup_hierarchy=1`"),
         CgroupMode::Legacy => Finding::pass(ID, "cgroup v1"),
         CgroupMode::Hybrid => Finding::warn(ID, "cgroups in hybrid mode: crun refuses (`cgroups in hybrid mode not supported`)")
-            .hint("use `--isolation chroot` (buildrunner does when crun is the runtime), or boot the host with `systemd.unified_cgroup_hierarchy=1`"),
+            .hint("use `--isolation chroot` (buildrunner does when OCI isolation cannot work), or boot the host with `systemd.unified_cgroup_hierarchy=1`"),
         CgroupMode::Unknown => Finding::warn(ID, "no cgroup filesystem at /sys/fs/cgroup")
             .hint("use `--isolation chroot` (buildrunner does)"),
     }

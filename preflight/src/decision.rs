@@ -147,6 +147,15 @@ pub fn decide(f: &Facts, findings: &[Finding]) -> Decision {
             }
             unblock.get_or_insert_with(|| userns_hint(f, probe));
         }
+        // Rootless: without subordinate ids mapped by the helpers, RUN steps cannot work.
+        if !f.is_root() {
+            for id in ["subid.ranges", "subid.helpers"] {
+                if let Some(x) = status_of(findings, id).filter(|x| x.status == Status::Fail) {
+                    blocked_by.push(id.to_string());
+                    unblock.get_or_insert_with(|| x.hint.clone().unwrap_or_default());
+                }
+            }
+        }
     } else {
         reasons.push(reason(
             "userns",
@@ -216,12 +225,17 @@ pub fn decide(f: &Facts, findings: &[Finding]) -> Decision {
     let cgroups = mountinfo::cgroup_mode(&f.host.mounts);
     let runtime = f.live.oci_runtime.as_ref();
     let crun = runtime.is_some_and(|r| r.ends_with("crun"));
+    // Verified on this project's hosts: runc in a user namespace on cgroup v1/hybrid fails
+    // writing `devices.deny`; crun refuses hybrid mode outright.
     let cgroups_ok = match cgroups {
-        CgroupMode::Unified | CgroupMode::Legacy => true,
-        CgroupMode::Hybrid => !crun,
+        CgroupMode::Unified => true,
+        CgroupMode::Legacy => !userns,
+        CgroupMode::Hybrid => !userns && !crun,
         CgroupMode::Unknown => false,
     };
-    let isolation = if fresh_ok && !sys_ro && cgroups_ok && runtime.is_some() {
+    // A rootless RUN step with its own network namespace needs a user-mode network helper.
+    let net_ok = f.is_root() || f.live.rootless_net.is_some();
+    let isolation = if fresh_ok && !sys_ro && cgroups_ok && net_ok && runtime.is_some() {
         reasons.push(reason(
             "isolation",
             "oci: a fresh procfs mounts, /proc/sys is writable and the cgroup layout suits the runtime",
@@ -240,8 +254,15 @@ pub fn decide(f: &Facts, findings: &[Finding]) -> Decision {
             ids.push("proc.sys.ro");
         }
         if !cgroups_ok {
-            why.push("the cgroup layout does not suit the OCI runtime");
+            why.push(if userns && cgroups != CgroupMode::Unified {
+                "the OCI runtime cannot set up cgroup v1 controllers from a user namespace"
+            } else {
+                "the cgroup layout does not suit the OCI runtime"
+            });
             ids.push("cgroup.mode");
+        }
+        if !net_ok {
+            why.push("no slirp4netns/pasta for a rootless RUN network");
         }
         if runtime.is_none() {
             why.push("no OCI runtime (crun/runc) is installed");

@@ -126,11 +126,13 @@ fn debian_host_root_gets_native_overlay_without_userns() {
 fn root_without_sys_admin_needs_a_user_namespace_and_gets_one() {
     let r = report("debian12-root-no-sysadmin");
     assert_eq!(r.verdict, Verdict::Ok);
+    // runc cannot write cgroup v1 controllers from a user namespace: chroot.
+    assert_eq!(status(&r, "cgroup.mode"), Status::Warn);
     assert_decision(
         &r.decision,
         StorageDriver::Overlay,
         false,
-        Isolation::Oci,
+        Isolation::Chroot,
         true,
         true,
     );
@@ -146,7 +148,7 @@ fn rootless_user_with_subuid_ranges_builds_on_native_overlay() {
         &r.decision,
         StorageDriver::Overlay,
         false,
-        Isolation::Oci,
+        Isolation::Chroot,
         true,
         true,
     );
@@ -155,20 +157,22 @@ fn rootless_user_with_subuid_ranges_builds_on_native_overlay() {
 }
 
 #[test]
-fn rootless_user_without_subuid_is_degraded_with_a_subuid_hint() {
+fn rootless_user_without_subuid_is_blocked_with_a_subuid_hint() {
+    // buildah falls back to a single mapping and every RUN fails setting supplemental groups.
     let r = report("debian12-user-no-subuid");
-    assert_eq!(r.verdict, Verdict::Degraded);
-    assert_eq!(status(&r, "subid.ranges"), Status::Warn);
+    assert_eq!(r.verdict, Verdict::Blocked);
+    assert_eq!(status(&r, "subid.ranges"), Status::Fail);
     assert!(
         hint(&r, "subid.ranges").contains("brtest:100000:65536"),
         "{}",
         hint(&r, "subid.ranges")
     );
+    assert_eq!(r.decision.blocked_by, vec!["subid.ranges".to_string()]);
     assert!(r
         .decision
-        .reasons
-        .iter()
-        .any(|x| x.findings.contains(&"subid.ranges".to_string())));
+        .unblock
+        .as_deref()
+        .is_some_and(|u| u.contains("/etc/subuid")));
 }
 
 #[test]

@@ -80,6 +80,18 @@ pub fn usable_ids(ranges: &[SubIdRange], map: &[IdMapLine]) -> u64 {
         .sum()
 }
 
+/// Whether two ranges share ids: the kernel refuses such a map (EINVAL), and `newuidmap`
+/// with it.
+pub fn ranges_overlap(ranges: &[SubIdRange]) -> bool {
+    ranges.iter().enumerate().any(|(i, a)| {
+        ranges[i + 1..].iter().any(|b| {
+            let (a0, a1) = (a.start as u64, a.start as u64 + a.count as u64);
+            let (b0, b1) = (b.start as u64, b.start as u64 + b.count as u64);
+            a0 < b1 && b0 < a1
+        })
+    })
+}
+
 /// The name of `uid` in `/etc/passwd`-format text.
 pub fn user_name(passwd: &str, uid: u32) -> Option<String> {
     passwd.lines().find_map(|l| {
@@ -124,6 +136,14 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn overlapping_ranges_are_detected() {
+        let r = parse_subid("u:165536:65536\nu:200000:65536\n", Some("u"), 1);
+        assert!(ranges_overlap(&r));
+        let r = parse_subid("u:100000:65536\nu:165536:65536\n", Some("u"), 1);
+        assert!(!ranges_overlap(&r));
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub struct LiveFacts {
     pub fuse: FuseFacts,
     pub docker_sockets: Vec<PathBuf>,
     pub oci_runtime: Option<PathBuf>,
+    /// slirp4netns or pasta: what a rootless OCI `RUN` needs for its network.
+    #[serde(default)]
+    pub rootless_net: Option<PathBuf>,
     pub buildah: BuildahFacts,
     pub userns_probe: ProbeOutcome,
     pub overlay_probe: ProbeOutcome,
@@ -112,6 +115,7 @@ pub fn gather(facts: &StaticFacts, opts: &LiveOptions) -> LiveFacts {
         fuse: system::fuse_facts(),
         docker_sockets: system::docker_sockets(),
         oci_runtime: system::which("crun").or_else(|| system::which("runc")),
+        rootless_net: system::which("slirp4netns").or_else(|| system::which("pasta")),
         buildah: version.join().unwrap_or_else(|_| BuildahFacts {
             path: None,
             version: None,
