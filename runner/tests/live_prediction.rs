@@ -258,16 +258,17 @@ fn in_docker(flags: &[&str]) -> Option<Outcome> {
 /// The image with buildah inside, made from this host's packages by
 /// `tests/support/docker-test-image.sh` (no registry needed).
 fn docker_test_image() -> String {
-    let tag = "buildrunner-test:local";
+    let tag =
+        std::env::var("BUILDRUNNER_TEST_IMAGE").unwrap_or_else(|_| "buildrunner-test:local".into());
     let o = run(Command::new("bash")
         .arg(repo().join("tests/support/docker-test-image.sh"))
-        .arg(tag));
+        .arg(&tag));
     assert!(
         o.status.success(),
         "docker-test-image.sh failed: {}",
         text(&o)
     );
-    tag.to_string()
+    tag
 }
 
 #[test]
@@ -289,4 +290,19 @@ fn in_docker_with_sys_admin() {
     };
     check("docker --cap-add SYS_ADMIN", &o);
     assert_ne!(o.verdict, "blocked");
+}
+
+#[test]
+fn in_docker_with_sys_admin_and_a_storage_volume() {
+    // An anonymous volume (removed with the container) on the host's ext4.
+    let Some(o) = in_docker(&["--cap-add", "SYS_ADMIN", "-v", "/var/lib/containers"]) else {
+        return;
+    };
+    check("docker --cap-add SYS_ADMIN -v /var/lib/containers", &o);
+    assert_eq!(o.verdict, "ok", "{}", o.log);
+    assert_eq!(o.decision["storage_driver"], "overlay");
+    assert!(
+        o.decision["mount_program"].is_null(),
+        "native overlay on a volume"
+    );
 }

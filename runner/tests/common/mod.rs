@@ -81,9 +81,12 @@ pub fn support_dir() -> PathBuf {
     d
 }
 
-/// The busybox base image as an OCI archive (made once; the script locks and caches).
+/// The busybox base image as an OCI archive (made once; the script locks and caches), in
+/// `$BUILDRUNNER_FIXTURES` (set by .ci/run) or `target/test-support`.
 pub fn busybox_base() -> PathBuf {
-    let dir = support_dir();
+    let dir = std::env::var_os("BUILDRUNNER_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(support_dir);
     let o = run(Command::new("bash")
         .arg(repo().join("tests/support/busybox-base.sh"))
         .arg(&dir));
