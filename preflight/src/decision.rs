@@ -183,6 +183,11 @@ pub fn decide(f: &Facts, findings: &[Finding]) -> Decision {
     let fuse_ok = f.live.fuse.device_error.is_none()
         && f.live.fuse.fuse_overlayfs.is_some()
         && f.host.filesystems.iter().any(|x| x == "fuse");
+    let why = if on_overlayfs {
+        "the storage root is on overlayfs"
+    } else {
+        "native overlay failed its test mount"
+    };
     let (storage_driver, mount_program) = if overlay_ok {
         reasons.push(reason(
             "storage",
@@ -194,11 +199,6 @@ pub fn decide(f: &Facts, findings: &[Finding]) -> Decision {
         ));
         (StorageDriver::Overlay, None)
     } else if fuse_ok {
-        let why = if on_overlayfs {
-            "the storage root is on overlayfs"
-        } else {
-            "native overlay failed its test mount"
-        };
         reasons.push(reason(
             "storage",
             format!("overlay through fuse-overlayfs: {why}, and /dev/fuse works"),
@@ -206,11 +206,6 @@ pub fn decide(f: &Facts, findings: &[Finding]) -> Decision {
         ));
         (StorageDriver::Overlay, f.live.fuse.fuse_overlayfs.clone())
     } else {
-        let why = if on_overlayfs {
-            "the storage root is on overlayfs"
-        } else {
-            "native overlay failed its test mount"
-        };
         reasons.push(reason(
             "storage",
             format!("vfs: {why} and fuse-overlayfs is unusable; every layer is a full copy"),

@@ -47,6 +47,26 @@ struct Outcome {
     log: String,
 }
 
+impl Outcome {
+    fn new(
+        report: &Value,
+        doctor: &std::process::Output,
+        args: &[String],
+        buildah: &std::process::Output,
+    ) -> Self {
+        Outcome {
+            verdict: report["verdict"].as_str().unwrap_or("").to_string(),
+            decision: report["decision"].clone(),
+            built: buildah.status.success(),
+            log: format!(
+                "doctor:\n{}\nbuildah {args:?}:\n{}",
+                String::from_utf8_lossy(&doctor.stdout),
+                text(buildah)
+            ),
+        }
+    }
+}
+
 fn check(env: &str, o: &Outcome) {
     eprintln!(
         "{env}: predicted {} ({} / {} / userns {}), buildah {}",
@@ -95,16 +115,7 @@ fn on_host(prefix: &[&str], store: &Path) -> Outcome {
         ctx.to_str().unwrap(),
     );
     let b = run(&mut cmd(Path::new("buildah"), &args));
-    Outcome {
-        verdict: report["verdict"].as_str().unwrap().to_string(),
-        decision: report["decision"].clone(),
-        built: b.status.success(),
-        log: format!(
-            "doctor:\n{}\nbuildah {args:?}:\n{}",
-            String::from_utf8_lossy(&d.stdout),
-            text(&b)
-        ),
-    }
+    Outcome::new(&report, &d, &args, &b)
 }
 
 fn host_ready() -> bool {
@@ -240,16 +251,7 @@ fn in_docker(flags: &[&str]) -> Option<Outcome> {
         let mut full = vec!["buildah".to_string()];
         full.extend(args.clone());
         let b = exec(&full);
-        Outcome {
-            verdict: report["verdict"].as_str().unwrap_or("").to_string(),
-            decision: report["decision"].clone(),
-            built: b.status.success(),
-            log: format!(
-                "doctor:\n{}\nbuildah {args:?}:\n{}",
-                String::from_utf8_lossy(&d.stdout),
-                text(&b)
-            ),
-        }
+        Outcome::new(&report, &d, &args, &b)
     });
     let _ = run(Command::new("docker").args(["rm", "-f", &id]));
     Some(outcome.unwrap_or_else(|e| panic!("doctor output is not JSON ({e}): {}", text(&d))))
