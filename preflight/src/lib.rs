@@ -58,6 +58,15 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/buildrunner")))
 }
 
+/// The bound on each live probe: `$BUILDRUNNER_PROBE_TIMEOUT_MS`, default 5 s.
+pub fn probe_timeout() -> Duration {
+    std::env::var("BUILDRUNNER_PROBE_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(5))
+}
+
 impl PreflightOptions {
     /// Options for this machine: real roots, the given storage root (or the default for our
     /// user), probes run through `probe_exe`.
@@ -68,7 +77,7 @@ impl PreflightOptions {
             live: live::LiveOptions {
                 storage_root: storage_root.unwrap_or_else(|| default_storage_root(euid)),
                 probe_exe,
-                probe_timeout: Duration::from_secs(5),
+                probe_timeout: probe_timeout(),
                 cache_dir: default_cache_dir(),
                 buildah: None,
             },

@@ -221,3 +221,42 @@ fn probe_child_rejects_bad_arguments() {
     let o = run(Command::new(bin()).args(["__probe", "overlay"]));
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn a_probe_past_its_time_bound_is_killed_reported_and_cleaned_up() {
+    if !require(
+        is_root(),
+        "not root: the mount probes need root to be checked against the host mount table",
+    ) {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let m0 = mountinfo_set();
+    let o = run(Command::new(bin())
+        .args([
+            "doctor",
+            "--format",
+            "json",
+            "--storage-root",
+            store.path().to_str().unwrap(),
+        ])
+        .env("BUILDRUNNER_PROBE_TIMEOUT_MS", "0"));
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let overlay = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "overlay.probe")
+        .unwrap();
+    assert_eq!(overlay["status"], "warn", "{overlay}");
+    assert!(
+        overlay["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("timed out"),
+        "{overlay}"
+    );
+    assert_eq!(mountinfo_set(), m0, "mount table changed");
+    assert!(listing(store.path()).is_empty(), "probe dir left behind");
+}
