@@ -77,7 +77,7 @@ auth:
 YML
   # Clean environment: docker-registry reads REGISTRY_* variables as config.
   setsid env -i PATH="$PATH" docker-registry serve "$dir/config-$name.yml" \
-    >>"$dir/registry-$name.log" 2>&1 </dev/null &
+    >>"$dir/registry-$name.log" 2>&1 </dev/null 9>&- &  # 9>&-: the daemon must not hold our lock
   echo $! >"$dir/$name.pid"
   for _ in $(seq 50); do
     # 401 through TLS verified by our CA proves it is our registry, up and protected.
