@@ -180,11 +180,17 @@ pub fn decide(f: &Facts, findings: &[Finding]) -> Decision {
     let st = &f.live.storage;
     let on_overlayfs = st.fs_magic == Some(OVERLAYFS_MAGIC);
     let overlay_ok = f.live.overlay_probe.is_ok() && !on_overlayfs && st.d_type != Some(false);
-    let fuse_ok = f.live.fuse.device_error.is_none()
+    // fuse-overlayfs on a FUSE-backed storage root (Docker's fuse-overlayfs driver) mounts,
+    // but RUN steps then fail binding /dev into the rootfs (verified under Docker 20.10).
+    let on_fuse = st.fs_magic == Some(crate::live::system::FUSE_MAGIC);
+    let fuse_ok = !on_fuse
+        && f.live.fuse.device_error.is_none()
         && f.live.fuse.fuse_overlayfs.is_some()
         && f.host.filesystems.iter().any(|x| x == "fuse");
     let why = if on_overlayfs {
         "the storage root is on overlayfs"
+    } else if on_fuse {
+        "the storage root is on FUSE (neither native overlay nor fuse-overlayfs can build on it)"
     } else {
         "native overlay failed its test mount"
     };

@@ -2,6 +2,7 @@
 //! binary parses arguments, routes to one module per verb in `commands/`, and renders values
 //! through `output/`. Exit codes live in `exit.rs`.
 
+mod build;
 mod cli;
 mod commands;
 mod error;

@@ -1,0 +1,292 @@
+//! The build plan: the one place the buildah command lines are made, from the validated
+//! request, the preflight decision and the run's directories. Tests assert on these argv
+//! vectors. Credentials never appear here: registries authenticate through `--authfile`.
+//!
+//! containers/storage also reads `storage.conf`; an admin's `mount_program` or additional
+//! image stores there would silently change the decided driver, so each run gets its own
+//! `storage.conf` (via `CONTAINERS_STORAGE_CONF`) that says exactly what was decided.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use preflight::{Decision, Isolation, StorageDriver};
+
+use super::input::BuildRequest;
+use super::refs::ImageRef;
+use super::workdir::RunDir;
+
+#[derive(Debug, Clone)]
+pub struct BuildPlan {
+    pub buildah: PathBuf,
+    pub graphroot: PathBuf,
+    pub runroot: PathBuf,
+    pub driver: StorageDriver,
+    pub mount_program: Option<PathBuf>,
+    pub isolation: Isolation,
+    pub layers: bool,
+    pub storage_conf: PathBuf,
+    pub iidfile: PathBuf,
+    pub req: BuildRequest,
+}
+
+fn driver_name(d: StorageDriver) -> &'static str {
+    match d {
+        StorageDriver::Overlay => "overlay",
+        StorageDriver::Vfs => "vfs",
+    }
+}
+
+impl BuildPlan {
+    pub fn new(req: &BuildRequest, decision: &Decision, run: &RunDir, buildah: PathBuf) -> Self {
+        BuildPlan {
+            buildah,
+            graphroot: run.graphroot.clone(),
+            runroot: run.runroot.clone(),
+            driver: decision.storage_driver,
+            mount_program: decision.mount_program.clone(),
+            isolation: decision.isolation,
+            layers: decision.layers_for(req.cache_repo.is_some()),
+            storage_conf: run.dir.join("storage.conf"),
+            iidfile: run.dir.join("image-id"),
+            req: req.clone(),
+        }
+    }
+
+    /// The `storage.conf` for this run.
+    pub fn storage_conf_text(&self) -> String {
+        let mut s = format!(
+            "# written by buildrunner for one run\n[storage]\ndriver = \"{}\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+            driver_name(self.driver),
+            self.graphroot.display(),
+            self.runroot.display()
+        );
+        if let Some(mp) = &self.mount_program {
+            s.push_str(&format!(
+                "\n[storage.options.overlay]\nmount_program = \"{}\"\n",
+                mp.display()
+            ));
+        }
+        s
+    }
+
+    /// Global options: which store, which driver.
+    fn global(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = vec![
+            "--root".into(),
+            self.graphroot.clone().into(),
+            "--runroot".into(),
+            self.runroot.clone().into(),
+            "--storage-driver".into(),
+            driver_name(self.driver).into(),
+        ];
+        if let Some(mp) = &self.mount_program {
+            a.push("--storage-opt".into());
+            a.push(format!("overlay.mount_program={}", mp.display()).into());
+        }
+        a
+    }
+
+    /// Registry options shared by `bud` (cache, base pulls) and `push`.
+    fn registry(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = Vec::new();
+        if let Some(f) = &self.req.authfile {
+            a.push("--authfile".into());
+            a.push(f.clone().into());
+        }
+        if let Some(d) = &self.req.cert_dir {
+            a.push("--cert-dir".into());
+            a.push(d.clone().into());
+        }
+        a.push(format!("--tls-verify={}", self.req.tls_verify).into());
+        a
+    }
+
+    /// `buildah … bud …`.
+    pub fn bud_argv(&self) -> Vec<OsString> {
+        let r = &self.req;
+        let mut a = self.global();
+        a.push("bud".into());
+        a.push("--isolation".into());
+        a.push(match self.isolation {
+            Isolation::Oci => "oci".into(),
+            Isolation::Chroot => "chroot".into(),
+        });
+        a.push(format!("--layers={}", self.layers).into());
+        if let Some(c) = &r.cache_repo {
+            let c = c.to_string();
+            a.extend([
+                "--cache-from".into(),
+                c.clone().into(),
+                "--cache-to".into(),
+                c.into(),
+            ]);
+        }
+        a.push("--iidfile".into());
+        a.push(self.iidfile.clone().into());
+        a.push("-f".into());
+        a.push(r.containerfile.clone().into());
+        for t in &r.tags {
+            a.push("-t".into());
+            a.push(t.to_string().into());
+        }
+        for kv in &r.build_args {
+            a.push("--build-arg".into());
+            a.push(format!("{}={}", kv.key, kv.value).into());
+        }
+        if let Some(t) = &r.target {
+            a.push("--target".into());
+            a.push(t.into());
+        }
+        for kv in &r.labels {
+            a.push("--label".into());
+            a.push(format!("{}={}", kv.key, kv.value).into());
+        }
+        for s in &r.secrets {
+            a.push("--secret".into());
+            a.push(format!("id={},src={}", s.id, s.src.display()).into());
+        }
+        if let Some(p) = &r.platform {
+            a.push("--platform".into());
+            a.push(p.into());
+        }
+        if let Some(t) = r.timestamp {
+            a.push("--timestamp".into());
+            a.push(t.to_string().into());
+        }
+        a.extend(self.registry());
+        a.push(r.context.clone().into());
+        a
+    }
+
+    /// `buildah … push … REF docker://REF`; buildah's own retries are off (`--retry 0`):
+    /// buildrunner retries with backoff and tells auth errors apart.
+    pub fn push_argv(&self, image: &ImageRef, digestfile: &Path) -> Vec<OsString> {
+        let mut a = self.global();
+        a.push("push".into());
+        a.extend(["--retry".into(), "0".into()]);
+        a.push("--digestfile".into());
+        a.push(digestfile.into());
+        a.extend(self.registry());
+        a.push(image.to_string().into());
+        a.push(format!("docker://{image}").into());
+        a
+    }
+
+    /// The argv as one loggable line.
+    pub fn show(argv: &[OsString]) -> String {
+        argv.iter()
+            .map(|a| {
+                let s = a.to_string_lossy();
+                if s.is_empty() || s.contains(|c: char| c.is_whitespace() || "\"'$`\\".contains(c))
+                {
+                    format!("'{}'", s.replace('\'', "'\\''"))
+                } else {
+                    s.into_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::input::{KeyValue, Secret};
+    use crate::build::refs::parse;
+
+    fn req() -> BuildRequest {
+        BuildRequest {
+            context: "/ctx".into(),
+            containerfile: "/ctx/Containerfile".into(),
+            tags: vec![parse("localhost:5000/ns/app:1").unwrap()],
+            build_args: vec![KeyValue {
+                key: "A".into(),
+                value: "b c".into(),
+            }],
+            target: Some("final".into()),
+            labels: vec![KeyValue {
+                key: "org.x".into(),
+                value: "y".into(),
+            }],
+            secrets: vec![Secret {
+                id: "token".into(),
+                src: "/run/secrets/token".into(),
+            }],
+            platform: None,
+            push: true,
+            cache_repo: Some(parse("localhost:5000/cache/app").unwrap()),
+            authfile: Some("/secrets/auth.json".into()),
+            cert_dir: Some("/certs".into()),
+            tls_verify: true,
+            timestamp: Some(0),
+        }
+    }
+
+    fn plan(driver: StorageDriver, layers: bool) -> BuildPlan {
+        BuildPlan {
+            buildah: "buildah".into(),
+            graphroot: "/w/run-1/root".into(),
+            runroot: "/w/run-1/run".into(),
+            driver,
+            mount_program: None,
+            isolation: Isolation::Chroot,
+            layers,
+            storage_conf: "/w/run-1/storage.conf".into(),
+            iidfile: "/w/run-1/image-id".into(),
+            req: req(),
+        }
+    }
+
+    fn strs(v: Vec<OsString>) -> Vec<String> {
+        v.into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn bud_argv_carries_every_option_and_no_credentials() {
+        let a = strs(plan(StorageDriver::Overlay, true).bud_argv());
+        let joined = a.join(" ");
+        for want in [
+            "--root /w/run-1/root",
+            "--storage-driver overlay",
+            "bud --isolation chroot --layers=true",
+            "--cache-from localhost:5000/cache/app --cache-to localhost:5000/cache/app",
+            "-t localhost:5000/ns/app:1",
+            "--build-arg A=b c",
+            "--target final",
+            "--label org.x=y",
+            "--secret id=token,src=/run/secrets/token",
+            "--timestamp 0",
+            "--authfile /secrets/auth.json",
+            "--cert-dir /certs",
+            "--tls-verify=true",
+        ] {
+            assert!(joined.contains(want), "{want} missing in {joined}");
+        }
+        assert_eq!(a.last().map(String::as_str), Some("/ctx"));
+        assert!(!joined.contains("--creds"));
+    }
+
+    #[test]
+    fn vfs_without_cache_has_no_intermediate_layers() {
+        let mut p = plan(StorageDriver::Vfs, false);
+        p.req.cache_repo = None;
+        let joined = strs(p.bud_argv()).join(" ");
+        assert!(joined.contains("--storage-driver vfs") && joined.contains("--layers=false"));
+        assert!(!joined.contains("--cache-to"));
+    }
+
+    #[test]
+    fn push_argv_and_storage_conf() {
+        let mut p = plan(StorageDriver::Overlay, true);
+        p.mount_program = Some("/usr/bin/fuse-overlayfs".into());
+        let a = strs(p.push_argv(&p.req.tags[0].clone(), Path::new("/w/d")));
+        let joined = a.join(" ");
+        assert!(joined.contains("--storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs push --retry 0 --digestfile /w/d"));
+        assert!(joined.ends_with("localhost:5000/ns/app:1 docker://localhost:5000/ns/app:1"));
+        assert!(p
+            .storage_conf_text()
+            .contains("mount_program = \"/usr/bin/fuse-overlayfs\""));
+        assert_eq!(BuildPlan::show(&["a b".into(), "c".into()]), "'a b' c");
+    }
+}

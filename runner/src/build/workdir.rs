@@ -1,0 +1,211 @@
+//! Per-run storage: every build gets a fresh graph root and run root under the work dir
+//! (`$BUILDRUNNER_WORK_DIR`, default `/var/lib/containers/buildrunner` for root — the volume
+//! in a runner container — else `~/.local/share/buildrunner`), never the host's default
+//! store. An exclusive `flock` on `RUN/lock`, held for the whole run, marks the run alive
+//! and stops two runs from sharing one root; `buildrunner gc` removes run dirs whose lock it
+//! can take (their process is gone), unmounting anything a killed buildah left mounted.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The directory per-run roots live in.
+pub fn work_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("BUILDRUNNER_WORK_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/var/lib/containers/buildrunner");
+    }
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("buildrunner")
+}
+
+/// Takes an exclusive, non-blocking lock; `Ok(None)` when someone else holds it.
+fn try_lock(path: &Path) -> io::Result<Option<File>> {
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    // SAFETY: flock on a file descriptor we own.
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r == 0 {
+        Ok(Some(f))
+    } else {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            Ok(None)
+        } else {
+            Err(e)
+        }
+    }
+}
+
+/// One run's directories, locked for as long as this value lives.
+#[derive(Debug)]
+pub struct RunDir {
+    pub dir: PathBuf,
+    pub graphroot: PathBuf,
+    pub runroot: PathBuf,
+    /// The graph root was given with `--storage-root`: it is kept.
+    pub user_root: bool,
+    _lock: File,
+    _root_lock: Option<File>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunDirError {
+    #[error("cannot create {path}: {err}")]
+    Create { path: PathBuf, err: io::Error },
+    #[error("{path} is in use by another buildrunner run")]
+    Busy { path: PathBuf },
+}
+
+impl RunDir {
+    pub fn create(storage_root: Option<&Path>) -> Result<RunDir, RunDirError> {
+        let base = work_dir();
+        let mk = |p: &Path| {
+            fs::create_dir_all(p).map_err(|err| RunDirError::Create {
+                path: p.into(),
+                err,
+            })
+        };
+        mk(&base)?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let dir = base.join(format!("run-{stamp}-{}", std::process::id()));
+        mk(&dir)?;
+        let lock_path = dir.join("lock");
+        let lock = try_lock(&lock_path)
+            .map_err(|err| RunDirError::Create {
+                path: lock_path.clone(),
+                err,
+            })?
+            .ok_or(RunDirError::Busy { path: dir.clone() })?;
+        let (graphroot, user_root) = match storage_root {
+            Some(r) => (r.to_path_buf(), true),
+            None => (dir.join("root"), false),
+        };
+        mk(&graphroot)?;
+        let root_lock = if user_root {
+            let p = graphroot.join("buildrunner.lock");
+            Some(
+                try_lock(&p)
+                    .map_err(|err| RunDirError::Create {
+                        path: p.clone(),
+                        err,
+                    })?
+                    .ok_or(RunDirError::Busy {
+                        path: graphroot.clone(),
+                    })?,
+            )
+        } else {
+            None
+        };
+        let runroot = dir.join("run");
+        mk(&runroot)?;
+        let _ = fs::write(
+            dir.join("owner"),
+            format!(
+                "pid {}\ngraphroot {}\n",
+                std::process::id(),
+                graphroot.display()
+            ),
+        );
+        Ok(RunDir {
+            dir,
+            graphroot,
+            runroot,
+            user_root,
+            _lock: lock,
+            _root_lock: root_lock,
+        })
+    }
+
+    /// Removes the run dir (and the graph root unless the user gave it).
+    pub fn remove(&self) -> Result<(), String> {
+        remove_tree(&self.dir)
+    }
+}
+
+/// Mount points at or below `dir`, deepest first.
+fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut v: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| PathBuf::from(m.replace("\\040", " ")))
+        .filter(|m| m.starts_with(dir))
+        .collect();
+    v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    v
+}
+
+/// Unmounts what is left under `dir`, then removes it. Files a rootless build created belong
+/// to subordinate ids, which only `buildah unshare` (inside the user namespace) may delete.
+pub fn remove_tree(dir: &Path) -> Result<(), String> {
+    for m in mounts_under(dir) {
+        let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
+    }
+    if fs::remove_dir_all(dir).is_ok() || !dir.exists() {
+        return Ok(());
+    }
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        let ok = Command::new("buildah")
+            .arg("unshare")
+            .arg("rm")
+            .arg("-rf")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Ok(());
+        }
+    }
+    fs::remove_dir_all(dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))
+}
+
+/// One run dir `gc` found.
+#[derive(Debug)]
+pub struct Stale {
+    pub dir: PathBuf,
+    pub removed: Result<(), String>,
+}
+
+/// Finds run dirs whose owner is gone and (unless `dry_run`) removes them.
+pub fn gc(dry_run: bool) -> io::Result<Vec<Stale>> {
+    let base = work_dir();
+    let mut found = Vec::new();
+    let entries = match fs::read_dir(&base) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(e),
+    };
+    for e in entries.flatten() {
+        let dir = e.path();
+        let lock = dir.join("lock");
+        if !e.file_name().to_string_lossy().starts_with("run-") || !lock.exists() {
+            continue;
+        }
+        // Holding the lock proves its owner is gone; keep holding it while removing.
+        let Ok(Some(_held)) = try_lock(&lock) else {
+            continue;
+        };
+        let removed = if dry_run { Ok(()) } else { remove_tree(&dir) };
+        found.push(Stale { dir, removed });
+    }
+    Ok(found)
+}
