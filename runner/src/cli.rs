@@ -27,6 +27,15 @@ pub enum Command {
     Build(Box<BuildArgs>),
     /// Remove per-run storage roots left by runs whose process is gone.
     Gc(GcArgs),
+    /// Print shell completions (for packaging).
+    #[command(hide = true)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page in roff (for packaging).
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
