@@ -17,8 +17,12 @@ pub struct Logger {
     out: Mutex<std::io::Stderr>,
 }
 
-/// `STEP 2/5: RUN …` → (2, 5).
+/// `STEP 2/5: RUN …` → (2, 5); multi-stage builds prefix the stage: `[1/2] STEP 2/5: …`.
 pub fn parse_step(line: &str) -> Option<(u32, u32)> {
+    let line = match line.strip_prefix('[') {
+        Some(rest) => rest.split_once("] ")?.1,
+        None => line,
+    };
     let rest = line.strip_prefix("STEP ")?;
     let (frac, _) = rest.split_once(':')?;
     let (n, m) = frac.split_once('/')?;
@@ -111,6 +115,7 @@ mod tests {
     fn steps_and_redaction() {
         assert_eq!(parse_step("STEP 2/5: RUN echo hi"), Some((2, 5)));
         assert_eq!(parse_step("STEP 1/1: FROM x"), Some((1, 1)));
+        assert_eq!(parse_step("[2/2] STEP 3/6: COPY a b"), Some((3, 6)));
         assert_eq!(parse_step("STEPS 1/2:"), None);
         assert_eq!(bar(1, 4), "[#####---------------] 1/4");
         let l = Logger::new(LogFormat::Plain, vec!["hunter22".into(), "x".into()]);
