@@ -265,6 +265,18 @@ fn build_in(run: &mut Run, req: &BuildRequest, rundir: &RunDir, log: &Logger) ->
             Some(log),
         );
     }
+    if let Some(sig) = signals::received() {
+        return run.finish(
+            RunStatus::Aborted,
+            exit_for_signal(sig),
+            Some(ErrorOut {
+                kind: "signal".into(),
+                message: format!("stopped by signal {sig} before the build started"),
+                hint: None,
+            }),
+            Some(log),
+        );
+    }
     let argv = plan.bud_argv();
     log.event(&format!("$ buildah {}", BuildPlan::show(&argv)));
     let env = [(
@@ -286,7 +298,7 @@ fn build_in(run: &mut Run, req: &BuildRequest, rundir: &RunDir, log: &Logger) ->
             );
         }
     };
-    run.peak_bytes = fin.peak_bytes.max(supervise::tree_bytes(&plan.graphroot));
+    run.peak_bytes = fin.peak_bytes;
     run.tail = fin.tail.clone();
     if let Some(sig) = fin.interrupted {
         return run.finish(
