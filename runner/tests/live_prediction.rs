@@ -278,6 +278,14 @@ fn in_docker_with_default_confinement() {
     let Some(o) = in_docker(&[]) else { return };
     check("docker defaults", &o);
     assert_eq!(o.verdict, "blocked");
+    // The probe tells the seccomp filter apart from the kernel (unshare(0x1) → EPERM, not EINVAL).
+    assert!(
+        o.log.contains(
+            "unshare failed: EPERM (Operation not permitted), refused by the seccomp filter"
+        ),
+        "{}",
+        o.log
+    );
     assert!(
         o.log.contains("unshare"),
         "buildah should fail on unshare: {}",
