@@ -150,6 +150,9 @@ pub struct GcArgs {
     /// Print what would be removed, remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also remove runs kept with `--keep-storage`.
+    #[arg(long)]
+    pub include_kept: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -158,12 +158,13 @@ impl BuildPlan {
         a
     }
 
-    /// `buildah … push … REF docker://REF`; buildah's own retries are off (`--retry 0`):
-    /// buildrunner retries with backoff and tells auth errors apart.
+    /// `buildah … push … REF docker://REF`. buildah 1.28 always retries a failed push 3 times
+    /// itself (its `--retry` count is not honoured, its delay is); buildrunner makes those
+    /// quick (`--retry-delay 250ms`) and puts its own exponential backoff between attempts.
     pub fn push_argv(&self, image: &ImageRef, digestfile: &Path) -> Vec<OsString> {
         let mut a = self.global();
         a.push("push".into());
-        a.extend(["--retry".into(), "0".into()]);
+        a.extend(["--retry-delay".into(), "250ms".into()]);
         a.push("--digestfile".into());
         a.push(digestfile.into());
         a.extend(self.registry());
@@ -282,7 +283,7 @@ mod tests {
         p.mount_program = Some("/usr/bin/fuse-overlayfs".into());
         let a = strs(p.push_argv(&p.req.tags[0].clone(), Path::new("/w/d")));
         let joined = a.join(" ");
-        assert!(joined.contains("--storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs push --retry 0 --digestfile /w/d"));
+        assert!(joined.contains("--storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs push --retry-delay 250ms --digestfile /w/d"));
         assert!(joined.ends_with("localhost:5000/ns/app:1 docker://localhost:5000/ns/app:1"));
         assert!(p
             .storage_conf_text()

@@ -11,6 +11,10 @@ use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// A run dir holding this file was kept with `--keep-storage`; `gc` keeps it too unless
+/// asked to include kept runs.
+pub const KEPT_MARKER: &str = "kept";
+
 /// The directory per-run roots live in.
 pub fn work_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("BUILDRUNNER_WORK_DIR").filter(|d| !d.is_empty()) {
@@ -135,6 +139,11 @@ impl RunDir {
     pub fn remove(&self) -> Result<(), String> {
         remove_tree(&self.dir)
     }
+
+    /// Marks the run dir as kept on purpose (`--keep-storage`): `gc` leaves it alone.
+    pub fn mark_kept(&self) {
+        let _ = fs::write(self.dir.join(KEPT_MARKER), b"kept with --keep-storage\n");
+    }
 }
 
 /// Mount points at or below `dir`, deepest first.
@@ -182,11 +191,14 @@ pub fn remove_tree(dir: &Path) -> Result<(), String> {
 #[derive(Debug)]
 pub struct Stale {
     pub dir: PathBuf,
+    /// Kept with `--keep-storage` and so left in place.
+    pub kept: bool,
     pub removed: Result<(), String>,
 }
 
-/// Finds run dirs whose owner is gone and (unless `dry_run`) removes them.
-pub fn gc(dry_run: bool) -> io::Result<Vec<Stale>> {
+/// Finds run dirs whose owner is gone and (unless `dry_run`) removes them; runs kept with
+/// `--keep-storage` only when `include_kept`.
+pub fn gc(dry_run: bool, include_kept: bool) -> io::Result<Vec<Stale>> {
     let base = work_dir();
     let mut found = Vec::new();
     let entries = match fs::read_dir(&base) {
@@ -204,8 +216,13 @@ pub fn gc(dry_run: bool) -> io::Result<Vec<Stale>> {
         let Ok(Some(_held)) = try_lock(&lock) else {
             continue;
         };
-        let removed = if dry_run { Ok(()) } else { remove_tree(&dir) };
-        found.push(Stale { dir, removed });
+        let kept = dir.join(KEPT_MARKER).exists() && !include_kept;
+        let removed = if dry_run || kept {
+            Ok(())
+        } else {
+            remove_tree(&dir)
+        };
+        found.push(Stale { dir, kept, removed });
     }
     Ok(found)
 }

@@ -187,6 +187,9 @@ pub fn run(args: &BuildArgs) -> Result<i32, CliError> {
     let code = build_in(&mut run, &req, &rundir, &log);
     if rundir.user_root || args.keep_storage {
         log.event(&format!("kept storage in {}", rundir.graphroot.display()));
+        if args.keep_storage {
+            rundir.mark_kept();
+        }
         if rundir.user_root && !args.keep_storage {
             let _ = crate::build::workdir::remove_tree(&rundir.dir);
         }

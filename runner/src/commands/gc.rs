@@ -8,7 +8,7 @@ use crate::error::CliError;
 use crate::exit;
 
 pub fn run(args: &GcArgs) -> Result<i32, CliError> {
-    let stale = workdir::gc(args.dry_run).map_err(|e| {
+    let stale = workdir::gc(args.dry_run, args.include_kept).map_err(|e| {
         CliError::new(
             exit::USAGE,
             format!("cannot read {}", workdir::work_dir().display()),
@@ -20,6 +20,13 @@ pub fn run(args: &GcArgs) -> Result<i32, CliError> {
     let mut failed = false;
     for s in &stale {
         match &s.removed {
+            Ok(()) if s.kept => {
+                let _ = writeln!(
+                    out,
+                    "kept {} (--keep-storage; `gc --include-kept` removes it)",
+                    s.dir.display()
+                );
+            }
             Ok(()) if args.dry_run => {
                 let _ = writeln!(out, "would remove {}", s.dir.display());
             }

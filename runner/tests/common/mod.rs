@@ -352,11 +352,16 @@ impl Registry {
         base64(format!("{}:{}", self.user, self.password).as_bytes())
     }
 
-    /// skopeo with this registry's CA and credentials.
+    /// skopeo with this registry's CA and credentials (for `copy`: on the source side).
     pub fn skopeo(&self, verb: &str) -> Command {
         let mut c = Command::new("skopeo");
+        let cert_dir = if verb == "copy" {
+            "--src-cert-dir"
+        } else {
+            "--cert-dir"
+        };
         c.arg(verb)
-            .arg("--cert-dir")
+            .arg(cert_dir)
             .arg(&self.cert_dir)
             .arg("--authfile")
             .arg(&self.auth_file)
@@ -398,8 +403,20 @@ pub fn registry() -> Registry {
         if env.len() != vars.len() {
             let dir = support_dir().join("registry");
             let script = repo().join("tests/support/registry.sh");
+            // Up already (ours: TLS verified by our CA, 401 without credentials)? Then someone
+            // else owns it; else this process starts it and stops it at exit, as
+            // bench/build.sh does, so no daemon outlives the tests and blocks the ports.
+            let up = run(Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+                .arg(dir.join("ca.crt"))
+                .arg("https://localhost:5000/v2/"))
+            .stdout
+                == b"401";
             let o = run(Command::new("bash").arg(&script).arg("start").arg(&dir));
             assert!(o.status.success(), "registry.sh start failed: {}", text(&o));
+            if !up {
+                stop_registry_at_exit(script.clone(), dir.clone());
+            }
             let o = run(Command::new("bash").arg(&script).arg("env").arg(&dir));
             assert!(o.status.success(), "registry.sh env failed: {}", text(&o));
             env = stdout_of(&o)
@@ -423,6 +440,27 @@ pub fn registry() -> Registry {
         }
     })
     .clone()
+}
+
+/// Registers `registry.sh stop DIR` to run when the test process exits.
+fn stop_registry_at_exit(script: PathBuf, dir: PathBuf) {
+    use std::sync::OnceLock;
+    static STOP: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    extern "C" fn stop() {
+        if let Some((script, dir)) = STOP.get() {
+            let _ = Command::new("bash")
+                .arg(script)
+                .arg("stop")
+                .arg(dir)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+    if STOP.set((script, dir)).is_ok() {
+        // SAFETY: registers a plain function; it only reads a OnceLock and runs a command.
+        unsafe { libc::atexit(stop) };
+    }
 }
 
 /// Runs `cmd` to completion (stdout and stderr captured) while `probe` is called over and
@@ -484,22 +522,28 @@ pub struct CmdlineWatch {
 }
 
 impl CmdlineWatch {
-    /// Distinct pids of `buildah …` processes whose arguments include `word` (e.g. `push`).
-    pub fn buildah_pids_with(&self, word: &str) -> std::collections::BTreeSet<i32> {
+    /// Distinct pids of `buildah …` processes whose arguments include the word `verb` (e.g.
+    /// `push`) and, anywhere, `mark` (e.g. this test's tag: other tests, or other people's,
+    /// may be pushing on this machine at the same time).
+    pub fn buildah_pids_with(&self, verb: &str, mark: &str) -> std::collections::BTreeSet<i32> {
         self.seen
             .iter()
             .filter(|(_, c)| {
                 let mut args = c.split(' ');
-                args.next().is_some_and(|a0| a0.ends_with("buildah")) && args.any(|a| a == word)
+                args.next().is_some_and(|a0| a0.ends_with("buildah"))
+                    && args.any(|a| a == verb)
+                    && c.contains(mark)
             })
             .map(|(p, _)| *p)
             .collect()
     }
-    pub fn saw_buildah(&self) -> bool {
+    /// Whether a `buildah …` process whose command line contains `mark` was seen.
+    pub fn saw_buildah(&self, mark: &str) -> bool {
         self.seen.iter().any(|(_, c)| {
             c.split(' ')
                 .next()
                 .is_some_and(|a0| a0.ends_with("buildah"))
+                && c.contains(mark)
         })
     }
 }
