@@ -11,8 +11,9 @@ use crate::live::buildah::parse_version;
 use crate::live::system::{helper_can_map, OVERLAYFS_MAGIC};
 use crate::live::{ProbeOutcome, ProbeResult, RefusedBy};
 
-/// ids a rootless build needs for images that own files as other users.
-pub const MIN_SUBIDS: u64 = 65536;
+/// Subordinate ids a rootless build needs: with the user's own id (mapped to 0) they map
+/// 0..=65534, `nobody` included — what `build:1:999` + `build:1001:64535` give in a container.
+pub const MIN_SUBIDS: u64 = 65534;
 /// Below this much free space a build is unlikely to finish.
 pub const FREE_FAIL_BYTES: u64 = 1 << 30;
 /// Below this, warn.
@@ -220,7 +221,7 @@ fn subid_ranges(f: &Facts) -> Finding {
     let subuid = f.host.subuid.as_deref().unwrap_or(&[]);
     let subgid = f.host.subgid.as_deref().unwrap_or(&[]);
     let hint = format!(
-        "give {user} one range of ≥ 65536 ids inside this namespace's map in /etc/subuid and /etc/subgid, e.g. `{user}:100000:65536` on a host or `{user}:1:999` + `{user}:1001:64535` in a container"
+        "give {user} ≥ 65534 subordinate ids inside this namespace's map in /etc/subuid and /etc/subgid, e.g. `{user}:100000:65536` on a host or `{user}:1:999` + `{user}:1001:64535` in a container"
     );
     if ranges_overlap(subuid) || ranges_overlap(subgid) {
         return Finding::fail(
@@ -232,7 +233,7 @@ fn subid_ranges(f: &Facts) -> Finding {
     }
     let uids = usable_ids(subuid, &f.host.uid_map);
     let gids = usable_ids(subgid, &f.host.gid_map);
-    if uids >= MIN_SUBIDS - 1 && gids >= MIN_SUBIDS - 1 {
+    if uids >= MIN_SUBIDS && gids >= MIN_SUBIDS {
         return Finding::pass(
             ID,
             format!("{user} has {uids} subordinate uids and {gids} gids"),
