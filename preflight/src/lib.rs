@@ -47,6 +47,24 @@ pub fn default_storage_root(euid: u32) -> PathBuf {
     data.join("containers/storage")
 }
 
+/// Where `buildrunner build` puts its per-run storage roots, and so what the doctor examines
+/// by default: `$BUILDRUNNER_WORK_DIR`, else `/var/lib/containers/buildrunner` for root (the
+/// volume in a runner container), else `$XDG_DATA_HOME/buildrunner` (or
+/// `~/.local/share/buildrunner`).
+pub fn default_work_dir(euid: u32) -> PathBuf {
+    if let Some(d) = std::env::var_os("BUILDRUNNER_WORK_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if euid == 0 {
+        return PathBuf::from("/var/lib/containers/buildrunner");
+    }
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("buildrunner")
+}
+
 /// Where buildrunner caches small facts: `$BUILDRUNNER_CACHE_DIR`, `$XDG_CACHE_HOME/buildrunner`
 /// or `~/.cache/buildrunner`.
 pub fn default_cache_dir() -> Option<PathBuf> {
@@ -68,14 +86,14 @@ pub fn probe_timeout() -> Duration {
 }
 
 impl PreflightOptions {
-    /// Options for this machine: real roots, the given storage root (or the default for our
-    /// user), probes run through `probe_exe`.
+    /// Options for this machine: real roots, the given storage root (or where builds will
+    /// put theirs, [`default_work_dir`]), probes run through `probe_exe`.
     pub fn for_this_host(storage_root: Option<PathBuf>, probe_exe: Option<PathBuf>) -> Self {
         let euid = nix::unistd::geteuid().as_raw();
         PreflightOptions {
             roots: HostRoots::default(),
             live: live::LiveOptions {
-                storage_root: storage_root.unwrap_or_else(|| default_storage_root(euid)),
+                storage_root: storage_root.unwrap_or_else(|| default_work_dir(euid)),
                 probe_exe,
                 probe_timeout: probe_timeout(),
                 cache_dir: default_cache_dir(),

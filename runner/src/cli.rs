@@ -163,7 +163,8 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {
-    /// Storage root to examine (default: containers/storage's default for this user).
+    /// Storage root to examine (default: where builds put theirs, $BUILDRUNNER_WORK_DIR or
+    /// /var/lib/containers/buildrunner for root, ~/.local/share/buildrunner otherwise).
     #[arg(long, value_name = "DIR", env = "BUILDRUNNER_STORAGE_ROOT")]
     pub storage_root: Option<PathBuf>,
     /// Output format.

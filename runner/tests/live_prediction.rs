@@ -253,7 +253,7 @@ fn in_docker(flags: &[&str]) -> Option<Outcome> {
         let b = exec(&full);
         Outcome::new(&report, &d, &args, &b)
     });
-    let _ = run(Command::new("docker").args(["rm", "-f", &id]));
+    let _ = run(Command::new("docker").args(["rm", "-f", "-v", &id]));
     Some(outcome.unwrap_or_else(|e| panic!("doctor output is not JSON ({e}): {}", text(&d))))
 }
 

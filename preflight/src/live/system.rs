@@ -217,7 +217,8 @@ pub fn storage_and_probes(
         free_bytes: vfs.map(|v| v.blocks_available() as u64 * v.fragment_size() as u64),
         total_bytes: vfs.map(|v| v.blocks() as u64 * v.fragment_size() as u64),
         d_type: None,
-        cache_files: cache_files(&opts.storage_root, &default_runroot(euid)),
+        // containers/storage's own default store, which plain buildah uses.
+        cache_files: cache_files(&crate::default_storage_root(euid), &default_runroot(euid)),
     };
 
     let skipped = |why: String| ProbeOutcome::other(ProbeResult::Skipped, "-", "setup", why);

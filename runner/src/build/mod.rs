@@ -2,6 +2,7 @@
 //! Each step is its own module; `commands/build.rs` strings them together.
 
 pub mod clock;
+pub mod diskwatch;
 pub mod input;
 pub mod logs;
 pub mod plan;

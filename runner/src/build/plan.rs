@@ -26,6 +26,9 @@ pub struct BuildPlan {
     pub layers: bool,
     pub storage_conf: PathBuf,
     pub iidfile: PathBuf,
+    /// buildah's TMPDIR: inside the run dir, so what it unpacks counts against the run and
+    /// goes away with it.
+    pub tmpdir: PathBuf,
     pub req: BuildRequest,
 }
 
@@ -34,6 +37,13 @@ fn driver_name(d: StorageDriver) -> &'static str {
         StorageDriver::Overlay => "overlay",
         StorageDriver::Vfs => "vfs",
     }
+}
+
+/// Whether to keep intermediate layers. They pay off only where something can reuse them: a
+/// remote cache, or a storage root that outlives the run. A fresh per-run root is removed
+/// afterwards, so its intermediate layers would be committed for nothing.
+pub fn layers(decision: &Decision, remote_cache: bool, persistent_root: bool) -> bool {
+    decision.layers_for(remote_cache) && (remote_cache || persistent_root)
 }
 
 impl BuildPlan {
@@ -45,9 +55,10 @@ impl BuildPlan {
             driver: decision.storage_driver,
             mount_program: decision.mount_program.clone(),
             isolation: decision.isolation,
-            layers: decision.layers_for(req.cache_repo.is_some()),
+            layers: layers(decision, req.cache_repo.is_some(), run.user_root),
             storage_conf: run.dir.join("storage.conf"),
             iidfile: run.dir.join("image-id"),
+            tmpdir: run.dir.join("tmp"),
             req: req.clone(),
         }
     }
@@ -67,6 +78,17 @@ impl BuildPlan {
             ));
         }
         s
+    }
+
+    /// The environment every buildah call of this run gets.
+    pub fn env(&self) -> Vec<(&'static str, OsString)> {
+        vec![
+            (
+                "CONTAINERS_STORAGE_CONF",
+                self.storage_conf.clone().into_os_string(),
+            ),
+            ("TMPDIR", self.tmpdir.clone().into_os_string()),
+        ]
     }
 
     /// Global options: which store, which driver.
@@ -235,6 +257,7 @@ mod tests {
             layers,
             storage_conf: "/w/run-1/storage.conf".into(),
             iidfile: "/w/run-1/image-id".into(),
+            tmpdir: "/w/run-1/tmp".into(),
             req: req(),
         }
     }

@@ -72,19 +72,13 @@ pub fn push_all(
         log.event(&format!("$ buildah {}", BuildPlan::show(&argv)));
         let mut delay = Duration::from_secs(1);
         for attempt in 1..=ATTEMPTS {
-            let env = [(
-                "CONTAINERS_STORAGE_CONF",
-                plan.storage_conf.clone().into_os_string(),
-            )];
-            let fin =
-                supervise::run(&plan.buildah, &argv, &env, log, &plan.graphroot).map_err(|e| {
-                    PushError {
-                        message: format!("cannot run buildah push: {e}"),
-                        hint: "install buildah".into(),
-                        interrupted: None,
-                        tail: vec![],
-                    }
-                })?;
+            let env = plan.env();
+            let fin = supervise::run(&plan.buildah, &argv, &env, log).map_err(|e| PushError {
+                message: format!("cannot run buildah push: {e}"),
+                hint: "install buildah".into(),
+                interrupted: None,
+                tail: vec![],
+            })?;
             if fin.interrupted.is_some() {
                 return Err(PushError {
                     message: "interrupted while pushing".into(),

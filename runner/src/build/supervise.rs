@@ -1,7 +1,7 @@
 //! Runs a child (buildah) in its own process group under a supervisor that streams its
-//! output line by line to the log, keeps the last lines for the result, watches the storage
-//! filesystem's usage, and stops the whole group on SIGINT/SIGTERM (SIGTERM, then SIGKILL
-//! after a grace period). stdout and stderr are read on their own threads so a chatty child
+//! output line by line to the log, keeps the last lines for the result, and stops the whole
+//! group on SIGINT/SIGTERM (SIGTERM, then SIGKILL after a grace period). Disk use is watched
+//! beside it by `diskwatch`. stdout and stderr are read on their own threads so a chatty child
 //! never blocks on a full pipe.
 
 use std::collections::VecDeque;
@@ -26,19 +26,6 @@ pub struct Finished {
     /// The signal that made us stop the child, if any.
     pub interrupted: Option<i32>,
     pub tail: Vec<String>,
-    /// Peak growth of the storage filesystem's used bytes while the child ran.
-    pub peak_bytes: u64,
-}
-
-fn used_bytes(path: &Path) -> Option<u64> {
-    let v = nix::sys::statvfs::statvfs(path).ok()?;
-    #[allow(clippy::unnecessary_cast)] // field types differ between architectures
-    let (blocks, free, frag) = (
-        v.blocks() as u64,
-        v.blocks_free() as u64,
-        v.fragment_size() as u64,
-    );
-    Some(blocks.saturating_sub(free) * frag)
 }
 
 fn pump<R: Read + Send + 'static>(
@@ -72,7 +59,6 @@ pub fn run(
     argv: &[OsString],
     env: &[(&str, OsString)],
     log: &Logger,
-    watch: &Path,
 ) -> std::io::Result<Finished> {
     let mut cmd = Command::new(program);
     cmd.args(argv)
@@ -94,13 +80,10 @@ pub fn run(
     }
     drop(tx);
 
-    let base = used_bytes(watch).unwrap_or(0);
-    let mut peak = 0u64;
     let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL);
     let mut interrupted = None;
     let mut kill_at: Option<Instant> = None;
     let mut status = None;
-    let mut last_sample = Instant::now();
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok((stream, line)) => {
@@ -111,18 +94,8 @@ pub fn run(
                 tail.push_back(log.redact(&line));
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                if status.is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        if last_sample.elapsed() >= Duration::from_millis(250) {
-            last_sample = Instant::now();
-            if let Some(u) = used_bytes(watch) {
-                peak = peak.max(u.saturating_sub(base));
-            }
+            // Both pipes closed: the child is exiting; wait for it below.
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         if let (None, Some(sig)) = (interrupted, signals::received()) {
             interrupted = Some(sig);
@@ -149,9 +122,6 @@ pub fn run(
             }
         }
     }
-    if let Some(u) = used_bytes(watch) {
-        peak = peak.max(u.saturating_sub(base));
-    }
     let st = match status {
         Some(s) => s,
         None => child.wait()?,
@@ -161,6 +131,5 @@ pub fn run(
         code,
         interrupted,
         tail: tail.into_iter().collect(),
-        peak_bytes: peak,
     })
 }

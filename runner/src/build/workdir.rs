@@ -15,20 +15,10 @@ use std::process::{Command, Stdio};
 /// asked to include kept runs.
 pub const KEPT_MARKER: &str = "kept";
 
-/// The directory per-run roots live in.
+/// The directory per-run roots live in (shared with the doctor's default).
 pub fn work_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("BUILDRUNNER_WORK_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d);
-    }
     // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return PathBuf::from("/var/lib/containers/buildrunner");
-    }
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("buildrunner")
+    preflight::default_work_dir(unsafe { libc::geteuid() })
 }
 
 /// Takes an exclusive, non-blocking lock; `Ok(None)` when someone else holds it.
@@ -74,7 +64,11 @@ pub enum RunDirError {
 
 impl RunDir {
     pub fn create(storage_root: Option<&Path>) -> Result<RunDir, RunDirError> {
-        let base = work_dir();
+        // containers/storage wants absolute paths ("static directory must be an absolute path").
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let base = abs(&work_dir());
+        let storage_root = storage_root.map(abs);
+        let storage_root = storage_root.as_deref();
         let mk = |p: &Path| {
             fs::create_dir_all(p).map_err(|err| RunDirError::Create {
                 path: p.into(),

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 use preflight::{Isolation, PreflightOptions, StorageDriver, Verdict};
 
 use crate::build::clock::rfc3339;
+use crate::build::diskwatch::{run_roots, DiskWatch};
 use crate::build::input::BuildRequest;
 use crate::build::logs::Logger;
 use crate::build::plan::BuildPlan;
@@ -205,7 +206,10 @@ fn build_in(run: &mut Run, req: &BuildRequest, rundir: &RunDir, log: &Logger) ->
         PreflightOptions::for_this_host(Some(rundir.graphroot.clone()), super::doctor::probe_exe());
     let (facts, report) = preflight::run(&opts);
     let d = &report.decision;
-    run.decision = decision_out(d, d.layers_for(req.cache_repo.is_some()));
+    run.decision = decision_out(
+        d,
+        crate::build::plan::layers(d, req.cache_repo.is_some(), rundir.user_root),
+    );
     log.event(&format!(
         "preflight: {} in {:.1} ms — storage {}, isolation {}, user namespace {}",
         report.verdict.as_str(),
@@ -256,7 +260,9 @@ fn build_in(run: &mut Run, req: &BuildRequest, rundir: &RunDir, log: &Logger) ->
     };
 
     let plan = BuildPlan::new(req, d, rundir, buildah);
-    if let Err(e) = std::fs::write(&plan.storage_conf, plan.storage_conf_text()) {
+    let written = std::fs::write(&plan.storage_conf, plan.storage_conf_text())
+        .and_then(|_| std::fs::create_dir_all(&plan.tmpdir));
+    if let Err(e) = written {
         return run.finish(
             RunStatus::BuildFailed,
             exit::BLOCKED_OR_FAILED,
@@ -282,11 +288,11 @@ fn build_in(run: &mut Run, req: &BuildRequest, rundir: &RunDir, log: &Logger) ->
     }
     let argv = plan.bud_argv();
     log.event(&format!("$ buildah {}", BuildPlan::show(&argv)));
-    let env = [(
-        "CONTAINERS_STORAGE_CONF",
-        plan.storage_conf.clone().into_os_string(),
-    )];
-    let fin = match supervise::run(&plan.buildah, &argv, &env, log, &plan.graphroot) {
+    let env = plan.env();
+    let watch = DiskWatch::start(run_roots(&rundir.dir, &rundir.graphroot));
+    let fin = supervise::run(&plan.buildah, &argv, &env, log);
+    run.peak_bytes = watch.finish();
+    let fin = match fin {
         Ok(f) => f,
         Err(e) => {
             return run.finish(
@@ -301,7 +307,6 @@ fn build_in(run: &mut Run, req: &BuildRequest, rundir: &RunDir, log: &Logger) ->
             );
         }
     };
-    run.peak_bytes = fin.peak_bytes;
     run.tail = fin.tail.clone();
     if let Some(sig) = fin.interrupted {
         return run.finish(
