@@ -8,11 +8,14 @@
 #       (bench/fixtures/quick on the busybox base). Both sides build in a fresh storage root
 #       and remove it afterwards (buildrunner does both itself; the hand side runs
 #       `mkdir; buildah …; rm -rf`). Goal <= 1.03.
-#   P2  the seed's fixed setup (`buildah --storage-driver vfs bud --layers`, same isolation as
-#       buildrunner chose unless SEED_ISOLATION=chroot|oci) / buildrunner's own choice, on a
+#   P2  the seed's fixed setup (`buildah --storage-driver vfs bud --layers`) / buildrunner's own
+#       choice, twice: on this host as it is (seed isolation = buildrunner's unless
+#       SEED_ISOLATION=chroot|oci; not judged), and confined like a fleet container (root
+#       without CAP_SYS_ADMIN via setpriv: user namespace, chroot on both sides; judged), on a
 #       6-layer ~100 MB base (made once from bench/fixtures/base6, cached as
 #       target/bench/base6.oci.tar) plus 4 RUN steps (bench/fixtures/layered). Both build into
-#       a fresh storage root kept for `du -sb` (buildrunner: --storage-root); removal untimed.
+#       a fresh storage root kept for `du -sb` (buildrunner: its per-run root, with
+#       --keep-storage, as users get it); removal untimed.
 #       Goals: time ratio >= 3, disk ratio >= 4.
 #   P3  warm build on empty storage with the registry cache / cold build (bench/fixtures/cached:
 #       RUN steps that sleep), both `--cache-repo REG/bench/cache-<unique> --push`, each on
@@ -142,33 +145,46 @@ p1_hand_med=$(printf '%s\n' "${p1_hand[@]}" | median)
 p1_spread=$(pair_spread p1_br p1_hand)
 
 # --- P2: the seed's vfs + intermediate layers vs buildrunner's choice --------------------
-seed_iso=${SEED_ISOLATION:-$isolation}
+# Measured twice: on this host as it is (root with every capability: buildrunner picks OCI
+# isolation, and the seed gets the same), and confined like a fleet container (root without
+# CAP_SYS_ADMIN, so buildah runs in a user namespace and buildrunner picks chroot isolation,
+# as in every Docker cell of docs/matrix.md; the seed gets chroot, as in KNOWLEDGE.md §4).
 p2_common=(--build-arg "BASE=oci-archive:$base6" -t localhost/bench/p2)
-note "P2: $runs x seed (vfs, --layers, isolation $seed_iso) / buildrunner, 6-layer base"
-p2_seed_t=() p2_br_t=() p2_seed_d=() p2_br_d=()
-for ((i = 0; i < runs; i++)); do
-  for side in $( ((i % 2)) && echo "br seed" || echo "seed br"); do
-    rm -rf "$store/p2"
-    t0=${EPOCHREALTIME/[.,]/}
-    if [[ $side == seed ]]; then
-      run_logged "$store/p2-seed.log" buildah --root "$store/p2/root" --runroot "$store/p2/run" \
-        --storage-driver vfs bud --isolation "$seed_iso" --layers "${p2_common[@]}" "$fix/layered"
-    else
-      br_build p2 --storage-root "$store/p2/root" "${p2_common[@]}" "$fix/layered"
-    fi
-    t1=${EPOCHREALTIME/[.,]/}
-    d=$(du -sb "$store/p2/root" | cut -f1)
-    if [[ $side == seed ]]; then p2_seed_t+=($((t1 - t0))) p2_seed_d+=("$d"); else p2_br_t+=($((t1 - t0))) p2_br_d+=("$d"); fi
+confine=(setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin --)
+p2_measure() { # p2_measure TAG SEED_ISOLATION [PREFIX...] — sets p2_<TAG>_{st,bt,sd,bd,peak,drv,iso,spread}
+  local tag=$1 siso=$2 i side t0 t1 d
+  shift 2
+  local seed_t=() br_t=() seed_d=() br_d=()
+  note "P2 ($tag): $runs x seed (vfs, --layers, isolation $siso) / buildrunner, 6-layer base"
+  for ((i = 0; i < runs; i++)); do
+    for side in $( ((i % 2)) && echo "br seed" || echo "seed br"); do
+      rm -rf "$store/p2"
+      t0=${EPOCHREALTIME/[.,]/}
+      if [[ $side == seed ]]; then
+        run_logged "$store/p2-seed.log" "$@" buildah --root "$store/p2/root" --runroot "$store/p2/run" \
+          --storage-driver vfs bud --isolation "$siso" --layers "${p2_common[@]}" "$fix/layered"
+      else
+        # What users get: a fresh per-run root (kept here only to be measured).
+        BUILDRUNNER_WORK_DIR=$store/p2 run_logged "$store/p2.log" "$@" "$bin" build --log-format plain \
+          --format text --result "$store/p2.json" --keep-storage "${p2_common[@]}" "$fix/layered"
+      fi
+      t1=${EPOCHREALTIME/[.,]/}
+      d=$( (du -sb "$store"/p2/root "$store"/p2/run-*/root 2>/dev/null || true) | awk '{s += $1} END {print s + 0}')
+      if [[ $side == seed ]]; then seed_t+=($((t1 - t0))) seed_d+=("$d"); else br_t+=($((t1 - t0))) br_d+=("$d"); fi
+    done
   done
-done
-rm -rf "$store/p2"
-p2_seed_t_med=$(printf '%s\n' "${p2_seed_t[@]}" | median)
-p2_br_t_med=$(printf '%s\n' "${p2_br_t[@]}" | median)
-p2_seed_d_med=$(printf '%s\n' "${p2_seed_d[@]}" | median)
-p2_br_d_med=$(printf '%s\n' "${p2_br_d[@]}" | median)
-p2_br_peak=$(json_raw "$store/p2.json" peak_bytes)
-p2_driver=$(json_str "$store/p2.json" storage_driver)
-p2_spread=$(pair_spread p2_seed_t p2_br_t)
+  rm -rf "$store/p2"
+  printf -v "p2_${tag}_st" '%s' "$(printf '%s\n' "${seed_t[@]}" | median)"
+  printf -v "p2_${tag}_bt" '%s' "$(printf '%s\n' "${br_t[@]}" | median)"
+  printf -v "p2_${tag}_sd" '%s' "$(printf '%s\n' "${seed_d[@]}" | median)"
+  printf -v "p2_${tag}_bd" '%s' "$(printf '%s\n' "${br_d[@]}" | median)"
+  printf -v "p2_${tag}_peak" '%s' "$(json_raw "$store/p2.json" peak_bytes)"
+  printf -v "p2_${tag}_drv" '%s' "$(json_str "$store/p2.json" storage_driver)"
+  printf -v "p2_${tag}_iso" '%s' "$(json_str "$store/p2.json" isolation)"
+  printf -v "p2_${tag}_spread" '%s' "$(pair_spread seed_t br_t)"
+}
+p2_measure host "${SEED_ISOLATION:-$isolation}"
+p2_measure confined chroot "${confine[@]}"
 
 # --- P3: warm (registry cache, empty storage) vs cold -------------------------------------
 if [[ -z ${REGISTRY_V4:-} || -z ${REGISTRY_CERT_DIR:-} || -z ${REGISTRY_AUTH_FILE:-} ]]; then
@@ -232,8 +248,10 @@ if ! wait "$p6_pid"; then note "P6 build failed"; tail -n 30 "$store/p6.log" >&2
 awk -v assert="${BENCH_ASSERT:-0}" \
   -v runs="$runs" -v p1b="$p1_br_med" -v p1h="$p1_hand_med" -v p1s="$p1_spread" \
   -v driver="$driver" -v iso="$isolation" -v layers="$layers" \
-  -v p2st="$p2_seed_t_med" -v p2bt="$p2_br_t_med" -v p2sd="$p2_seed_d_med" -v p2bd="$p2_br_d_med" \
-  -v p2peak="$p2_br_peak" -v p2s="$p2_spread" -v p2drv="$p2_driver" -v siso="$seed_iso" \
+  -v hst="$p2_host_st" -v hbt="$p2_host_bt" -v hsd="$p2_host_sd" -v hbd="$p2_host_bd" \
+  -v hpeak="$p2_host_peak" -v hs="$p2_host_spread" -v hdrv="$p2_host_drv" -v hiso="$p2_host_iso" \
+  -v cst="$p2_confined_st" -v cbt="$p2_confined_bt" -v csd="$p2_confined_sd" -v cbd="$p2_confined_bd" \
+  -v cpeak="$p2_confined_peak" -v cs="$p2_confined_spread" -v cdrv="$p2_confined_drv" -v ciso="$p2_confined_iso" \
   -v p3c="$p3_cold_med" -v p3w="$p3_warm_med" -v hits="$hits_min" -v steps="$steps" \
   -v rss="$rss_kb" '
   BEGIN {
@@ -242,9 +260,12 @@ awk -v assert="${BENCH_ASSERT:-0}" \
     printf "P1 build wall, median of %d: buildrunner %.3f s, same buildah bud by hand %.3f s (%s, %s isolation, --layers=%s); ratio %.3f (goal <= 1.03; pairs %s)\n",
       runs, p1b / 1e6, p1h / 1e6, driver, iso, layers, r1, p1s
     missed += r1 > 1.03
-    rt = p2st / p2bt; rd = p2sd / p2bd
-    printf "P2 seed (vfs, --layers, %s) vs buildrunner (%s), median of %d: time %.2f s / %.2f s = %.2fx (goal >= 3; pairs %s); disk %.0f MB / %.0f MB = %.2fx (goal >= 4) [buildrunner reported peak_bytes %.0f MB]\n",
-      siso, p2drv, runs, p2st / 1e6, p2bt / 1e6, rt, p2s, p2sd / 1e6, p2bd / 1e6, rd, p2peak / 1e6
+    rt = hst / hbt; rd = hsd / hbd
+    printf "P2 on this host (root, all caps) seed (vfs, --layers, %s) vs buildrunner (%s, %s), median of %d: time %.2f s / %.2f s = %.2fx (pairs %s); disk %.0f MB / %.0f MB = %.2fx [peak_bytes %.0f MB]\n",
+      hiso, hdrv, hiso, runs, hst / 1e6, hbt / 1e6, rt, hs, hsd / 1e6, hbd / 1e6, rd, hpeak / 1e6
+    rt = cst / cbt; rd = csd / cbd
+    printf "P2 confined like a fleet container (no SYS_ADMIN: user namespace) seed (vfs, --layers, chroot) vs buildrunner (%s, %s), median of %d: time %.2f s / %.2f s = %.2fx (goal >= 3; pairs %s); disk %.0f MB / %.0f MB = %.2fx (goal >= 4) [peak_bytes %.0f MB]\n",
+      cdrv, ciso, runs, cst / 1e6, cbt / 1e6, rt, cs, csd / 1e6, cbd / 1e6, rd, cpeak / 1e6
     missed += (rt < 3) + (rd < 4)
     r3 = p3w / p3c
     printf "P3 registry cache, median of %d: warm on empty storage %.2f s / cold %.2f s = %.3f (goal <= 0.25); cache hits in warm builds >= %d/%d steps\n",

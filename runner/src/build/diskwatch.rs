@@ -58,8 +58,13 @@ impl DiskWatch {
                 p.fetch_max(tree_bytes(&r), Ordering::Relaxed);
                 let wait = (t.elapsed() * 20).max(Duration::from_millis(500));
                 let until = Instant::now() + wait;
-                while Instant::now() < until && !s.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(50));
+                // `finish` unparks us, so stopping costs no wait.
+                while !s.load(Ordering::Relaxed) {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    std::thread::park_timeout(left);
                 }
             }
         });
@@ -76,6 +81,7 @@ impl DiskWatch {
     pub fn finish(mut self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
+            h.thread().unpark();
             let _ = h.join();
         }
         let last = tree_bytes(&self.roots);
