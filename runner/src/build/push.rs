@@ -100,13 +100,7 @@ pub fn push_all(
             }
             let permanent = is_permanent(&fin.tail);
             if permanent || attempt == ATTEMPTS {
-                let last = fin
-                    .tail
-                    .iter()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .cloned()
-                    .unwrap_or_default();
+                let last = fin.last_line();
                 return Err(PushError {
                     message: format!(
                         "push of {tag} failed{}: {last}",

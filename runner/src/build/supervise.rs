@@ -28,6 +28,18 @@ pub struct Finished {
     pub tail: Vec<String>,
 }
 
+impl Finished {
+    /// The child's last non-empty line: what an error message quotes.
+    pub fn last_line(&self) -> String {
+        self.tail
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 fn pump<R: Read + Send + 'static>(
     r: R,
     stream: &'static str,

@@ -140,13 +140,12 @@ impl RunDir {
     }
 }
 
-/// Mount points at or below `dir`, deepest first.
+/// Mount points at or below `dir` in our mount namespace, deepest first.
 fn mounts_under(dir: &Path) -> Vec<PathBuf> {
     let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut v: Vec<PathBuf> = text
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|m| PathBuf::from(m.replace("\\040", " ")))
+    let mut v: Vec<PathBuf> = preflight::host::mountinfo::parse_mountinfo(&text)
+        .into_iter()
+        .map(|m| PathBuf::from(m.mount_point))
         .filter(|m| m.starts_with(dir))
         .collect();
     v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));

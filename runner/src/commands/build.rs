@@ -321,13 +321,7 @@ fn build_in(run: &mut Run, req: &BuildRequest, rundir: &RunDir, log: &Logger) ->
         );
     }
     if fin.code != 0 {
-        let last = fin
-            .tail
-            .iter()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .cloned()
-            .unwrap_or_default();
+        let last = fin.last_line();
         return run.finish(
             RunStatus::BuildFailed,
             exit::BLOCKED_OR_FAILED,

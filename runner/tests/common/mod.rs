@@ -240,10 +240,9 @@ pub fn entries(dir: &Path) -> Vec<String> {
 /// Mount points at or below `dir` in this mount namespace, deepest first.
 pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut v: Vec<PathBuf> = text
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|m| PathBuf::from(m.replace("\\040", " ")))
+    let mut v: Vec<PathBuf> = preflight::host::mountinfo::parse_mountinfo(&text)
+        .into_iter()
+        .map(|m| PathBuf::from(m.mount_point))
         .filter(|m| m.starts_with(dir))
         .collect();
     v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
