@@ -676,7 +676,18 @@ fn doctor_and_build(
     let code = b.status.code().unwrap_or(-1);
     let dd = &report["decision"];
     let rd = &result["decision"];
-    for k in ["storage_driver", "mount_program", "isolation", "userns"] {
+    // A blocked build decided nothing: its result leaves driver and isolation null.
+    let keys: &[&str] = if blocked {
+        if !rd["storage_driver"].is_null() || !rd["isolation"].is_null() {
+            problems.push(format!(
+                "{label}: a blocked result must not name a driver: {rd}"
+            ));
+        }
+        &["userns"]
+    } else {
+        &["storage_driver", "mount_program", "isolation", "userns"]
+    };
+    for &k in keys {
         if dd[k] != rd[k] {
             problems.push(format!(
                 "{label}: doctor decided {k}={} but the build's preflight decided {k}={}",

@@ -226,6 +226,12 @@ fn build_in(run: &mut Run, req: &BuildRequest, rundir: &RunDir, log: &Logger) ->
         log.event(&format!("  {}: {}", r.topic, r.text));
     }
     if report.verdict == Verdict::Blocked {
+        // Nothing was decided: the driver and isolation the failed probes left are no choice.
+        run.decision = DecisionOut {
+            userns: Some(d.userns),
+            reasons: run.decision.reasons.clone(),
+            ..DecisionOut::default()
+        };
         let failed: Vec<String> = report
             .checks
             .iter()

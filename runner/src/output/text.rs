@@ -43,8 +43,13 @@ pub fn render_doctor(r: &DoctorReport, verbose: bool, fancy: bool) -> String {
         }
     }
     let d = &r.decision;
+    let head = if r.verdict == Verdict::Blocked {
+        "\ndecision (blocked: only what the failed probes left possible): storage"
+    } else {
+        "\ndecision: storage"
+    };
     s.push_str(&format!(
-        "\ndecision: storage {}, isolation {}, user namespace {}, intermediate layers {}\n",
+        "{head} {}, isolation {}, user namespace {}, intermediate layers {}\n",
         d.storage_label(),
         match d.isolation {
             preflight::Isolation::Oci => "oci",
