@@ -255,6 +255,9 @@ fn subid_ranges(f: &Facts) -> Finding {
         .hint(hint)
 }
 
+/// Rootless buildah needs the helpers: when they are missing or fail it maps only the user's
+/// own id with `setgroups` denied, and every `RUN` fails (`error setting supplemental groups
+/// list`, verified with buildah 1.28).
 fn subid_helpers(f: &Facts) -> Finding {
     const ID: &str = "subid.helpers";
     if f.is_root() {
@@ -265,9 +268,9 @@ fn subid_helpers(f: &Facts) -> Finding {
     }
     let hint = "give the helpers file capabilities: `setcap cap_setuid=ep /usr/bin/newuidmap; setcap cap_setgid=ep /usr/bin/newgidmap` (apt/dnf: package `uidmap`/`shadow-utils`)";
     let (Some(u), Some(g)) = (&f.live.newuidmap, &f.live.newgidmap) else {
-        return Finding::warn(
+        return Finding::fail(
             ID,
-            "newuidmap/newgidmap not found: only your own id can be mapped",
+            "newuidmap/newgidmap not found: only your own id can be mapped, and RUN steps fail",
         )
         .hint(
             "install the id-map helpers: `apt-get install uidmap` or `dnf install shadow-utils`",
@@ -291,9 +294,9 @@ fn subid_helpers(f: &Facts) -> Finding {
     };
     let detail = format!("{}; {}", describe(u), describe(g));
     if !helper_can_map(u, CAP_SETUID) || !helper_can_map(g, CAP_SETGID) {
-        return Finding::warn(
+        return Finding::fail(
             ID,
-            "the id-map helpers have neither setuid nor file capabilities",
+            "the id-map helpers have neither setuid nor file capabilities: RUN steps fail",
         )
         .detail(detail)
         .hint(hint);
@@ -306,9 +309,9 @@ fn subid_helpers(f: &Facts) -> Finding {
             } else {
                 ""
             };
-            return Finding::warn(
+            return Finding::fail(
                 ID,
-                format!("the id-map helpers failed{why}: buildah falls back to a single mapping"),
+                format!("the id-map helpers failed{why}: buildah falls back to a single mapping and RUN steps fail"),
             )
             .detail(format!("{detail}; {err}"))
             .hint(hint);

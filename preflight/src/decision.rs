@@ -44,11 +44,31 @@ pub enum StorageDriver {
     Vfs,
 }
 
+impl StorageDriver {
+    /// The name buildah and containers/storage use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageDriver::Overlay => "overlay",
+            StorageDriver::Vfs => "vfs",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Isolation {
     Oci,
     Chroot,
+}
+
+impl Isolation {
+    /// The value of buildah's `--isolation`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Oci => "oci",
+            Isolation::Chroot => "chroot",
+        }
+    }
 }
 
 /// One reason, citing the findings it rests on.

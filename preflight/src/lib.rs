@@ -40,11 +40,21 @@ pub fn default_storage_root(euid: u32) -> PathBuf {
     if euid == 0 {
         return PathBuf::from("/var/lib/containers/storage");
     }
-    let data = std::env::var_os("XDG_DATA_HOME")
+    data_home()
+        .unwrap_or_else(|| PathBuf::from(format!("/tmp/buildrunner-{euid}")))
+        .join("containers/storage")
+}
+
+/// A non-empty environment variable as a path.
+fn env_path(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key)
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from(format!("/tmp/buildrunner-{euid}")));
-    data.join("containers/storage")
+}
+
+/// `$XDG_DATA_HOME`, else `~/.local/share`.
+fn data_home() -> Option<PathBuf> {
+    env_path("XDG_DATA_HOME").or_else(|| env_path("HOME").map(|h| h.join(".local/share")))
 }
 
 /// Where `buildrunner build` puts its per-run storage roots, and so what the doctor examines
@@ -52,31 +62,41 @@ pub fn default_storage_root(euid: u32) -> PathBuf {
 /// volume in a runner container), else `$XDG_DATA_HOME/buildrunner` (or
 /// `~/.local/share/buildrunner`).
 pub fn default_work_dir(euid: u32) -> PathBuf {
-    if let Some(d) = std::env::var_os("BUILDRUNNER_WORK_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d);
+    if let Some(d) = env_path("BUILDRUNNER_WORK_DIR") {
+        return d;
     }
     if euid == 0 {
         return PathBuf::from("/var/lib/containers/buildrunner");
     }
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+    data_home()
         .unwrap_or_else(std::env::temp_dir)
         .join("buildrunner")
 }
 
 /// Where buildrunner caches small facts: `$BUILDRUNNER_CACHE_DIR`, `$XDG_CACHE_HOME/buildrunner`
-/// or `~/.cache/buildrunner`.
+/// or `~/.cache/buildrunner` (empty variables count as unset).
 pub fn default_cache_dir() -> Option<PathBuf> {
-    std::env::var_os("BUILDRUNNER_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("buildrunner"))
-        })
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/buildrunner")))
+    env_path("BUILDRUNNER_CACHE_DIR")
+        .or_else(|| env_path("XDG_CACHE_HOME").map(|d| d.join("buildrunner")))
+        .or_else(|| env_path("HOME").map(|h| h.join(".cache/buildrunner")))
 }
 
-/// The bound on each live probe: `$BUILDRUNNER_PROBE_TIMEOUT_MS`, default 5 s.
+/// Writes `bytes` to `path` atomically: a temp file beside it, then a rename, so a reader
+/// (Jenkins, a concurrent run) never sees half a file.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// The bound on each live probe (and on `buildah version`): `$BUILDRUNNER_PROBE_TIMEOUT_MS`,
+/// default 5 s.
 pub fn probe_timeout() -> Duration {
     std::env::var("BUILDRUNNER_PROBE_TIMEOUT_MS")
         .ok()

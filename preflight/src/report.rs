@@ -1,5 +1,5 @@
 //! The doctor's report: the verdict, the decision, every finding and a few host facts, as one
-//! serialisable value (schema `buildrunner.doctor/v1`, documented in docs/doctor.md). The
+//! serialisable value (schema `buildrunner.doctor/v1`, documented in docs/checks.md). The
 //! printers in the binary render it as text, JSON or JUnit.
 
 use serde::{Deserialize, Serialize};

@@ -288,3 +288,30 @@ fn ubuntu_apparmor_userns_restriction_is_blocked_with_the_apparmor_fix() {
         "{unblock}"
     );
 }
+
+#[test]
+fn rootless_with_failing_id_map_helpers_is_blocked() {
+    // buildah's fallback to a single mapping makes every RUN fail ("error setting
+    // supplemental groups list"), so failing helpers block, they do not merely warn.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/debian12-user-subuid");
+    let mut facts = fixture::load(&dir).unwrap();
+    let idmap = preflight::live::IdMapOutcome {
+        method: "single".into(),
+        uids: 1,
+        gids: 1,
+        helper_error: Some(
+            "newuidmap exit status: 1: newuidmap: write to uid_map failed: Operation not permitted"
+                .into(),
+        ),
+    };
+    facts.live.userns_probe.idmap = Some(idmap);
+    let r = preflight::assess(&facts, std::time::Duration::ZERO);
+    assert_eq!(r.verdict, Verdict::Blocked);
+    assert_eq!(status(&r, "subid.helpers"), Status::Fail);
+    assert!(r.decision.blocked_by.contains(&"subid.helpers".to_string()));
+    assert!(r
+        .decision
+        .unblock
+        .as_deref()
+        .is_some_and(|u| u.contains("setcap cap_setuid=ep")));
+}

@@ -75,33 +75,21 @@ pub struct BuildArgs {
         value_delimiter = ','
     )]
     pub tags: Vec<String>,
-    /// Build argument KEY=VALUE; repeatable (env: comma-separated).
-    #[arg(
-        long = "build-arg",
-        value_name = "KEY=VALUE",
-        env = "BUILDRUNNER_BUILD_ARG",
-        value_delimiter = ','
-    )]
+    /// Build argument KEY=VALUE; repeatable. Without the flag, $BUILDRUNNER_BUILD_ARG holds a
+    /// comma-separated list (a value given on the command line is never split).
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
     pub build_args: Vec<String>,
     /// Build stage to stop at.
     #[arg(long, value_name = "STAGE", env = "BUILDRUNNER_TARGET")]
     pub target: Option<String>,
-    /// Image label KEY=VALUE; repeatable (env: comma-separated).
-    #[arg(
-        long = "label",
-        value_name = "KEY=VALUE",
-        env = "BUILDRUNNER_LABEL",
-        value_delimiter = ','
-    )]
+    /// Image label KEY=VALUE; repeatable. Without the flag, $BUILDRUNNER_LABEL holds a
+    /// comma-separated list.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
     /// Build secret `id=ID,src=FILE`, available to `RUN --mount=type=secret,id=ID` and never
-    /// stored in a layer; repeatable (env: semicolon-separated).
-    #[arg(
-        long = "secret",
-        value_name = "id=ID,src=FILE",
-        env = "BUILDRUNNER_SECRET",
-        value_delimiter = ';'
-    )]
+    /// stored in a layer; repeatable. Without the flag, $BUILDRUNNER_SECRET holds a
+    /// semicolon-separated list.
+    #[arg(long = "secret", value_name = "id=ID,src=FILE")]
     pub secrets: Vec<String>,
     /// Target platform, passed to buildah (`linux/amd64`…); other architectures need qemu.
     #[arg(long, value_name = "OS/ARCH", env = "BUILDRUNNER_PLATFORM")]

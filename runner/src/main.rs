@@ -14,8 +14,12 @@ use clap::Parser;
 fn main() {
     // The probe child must be routed before anything else runs: it has to stay
     // single-threaded for `unshare(CLONE_NEWUSER)`.
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(preflight::PROBE_SUBCOMMAND) {
+    // args_os: a path that is not UTF-8 is still a path, never a panic.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == preflight::PROBE_SUBCOMMAND)
+    {
         std::process::exit(preflight::probe_child_main(&args[2..]));
     }
     let cli = match cli::Cli::try_parse() {

@@ -3,9 +3,11 @@
 //! size and change time: a new buildah package invalidates it.
 
 use std::fs;
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use super::BuildahFacts;
 
@@ -25,7 +27,7 @@ fn key(path: &Path) -> Option<String> {
 }
 
 /// The version of the buildah at `path` (`None`: not installed).
-pub fn version(path: Option<&Path>, cache_dir: Option<&Path>) -> BuildahFacts {
+pub fn version(path: Option<&Path>, cache_dir: Option<&Path>, timeout: Duration) -> BuildahFacts {
     let Some(path) = path else {
         return BuildahFacts {
             path: None,
@@ -50,11 +52,7 @@ pub fn version(path: Option<&Path>, cache_dir: Option<&Path>) -> BuildahFacts {
             }
         }
     }
-    let out = Command::new(path)
-        .args(["version", "--json"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .output();
+    let out = output_within(Command::new(path).args(["version", "--json"]), timeout);
     let parsed = match out {
         Err(e) => Err(format!("cannot run {}: {e}", path.display())),
         Ok(o) if !o.status.success() => Err(format!(
@@ -69,10 +67,7 @@ pub fn version(path: Option<&Path>, cache_dir: Option<&Path>) -> BuildahFacts {
     };
     if let (Ok(v), Some(k), Some(c)) = (&parsed, &key, &cache) {
         let _ = c.parent().map(fs::create_dir_all);
-        let tmp = c.with_extension(format!("tmp{}", std::process::id()));
-        if fs::write(&tmp, format!("{k}\n{v}\n")).is_ok() {
-            let _ = fs::rename(&tmp, c);
-        }
+        let _ = crate::write_atomic(c, format!("{k}\n{v}\n").as_bytes());
     }
     BuildahFacts {
         path: Some(path.to_path_buf()),
@@ -80,6 +75,43 @@ pub fn version(path: Option<&Path>, cache_dir: Option<&Path>) -> BuildahFacts {
         version: parsed.as_ref().ok().cloned(),
         error: parsed.err(),
     }
+}
+
+/// Runs `cmd` to completion, killing it past `timeout`: a hung buildah must not hang the
+/// doctor. Its output is small, so reading it after exit cannot deadlock on a full pipe.
+fn output_within(cmd: &mut Command, timeout: Duration) -> std::io::Result<Output> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let end = Instant::now() + timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {timeout:?}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_end(&mut stdout);
+    }
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_end(&mut stderr);
+    }
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
 }
 
 /// `(major, minor)` of a version string like `1.28.2`.

@@ -39,17 +39,20 @@ pub const PROBE_KINDS: &[&str] = &["userns", "freshproc", "overlay"];
 /// `KINDS MODE DIR`, KINDS a comma-separated list of [`PROBE_KINDS`]. The child enters its
 /// namespaces once and runs each probe in `DIR/<kind>`, removing what it made; it prints a
 /// JSON array of outcomes, one per kind, and returns the exit code.
-pub fn child_main(args: &[String]) -> i32 {
+pub fn child_main(args: &[std::ffi::OsString]) -> i32 {
     let usage = || {
         eprintln!("usage: {PROBE_SUBCOMMAND} userns,freshproc,overlay host|userns DIR");
         2
     };
+    // DIR may be any path; the words before it must be UTF-8.
     let [kinds, mode, dir] = args else {
         return usage();
     };
+    let (Some(kinds), Some(mode)) = (kinds.to_str(), mode.to_str()) else {
+        return usage();
+    };
     let kinds: Vec<&str> = kinds.split(',').collect();
-    if !kinds.iter().all(|k| PROBE_KINDS.contains(k)) || !matches!(mode.as_str(), "host" | "userns")
-    {
+    if !kinds.iter().all(|k| PROBE_KINDS.contains(k)) || !matches!(mode, "host" | "userns") {
         return usage();
     }
     let outcomes = run_kinds(&kinds, mode, Path::new(dir));

@@ -101,9 +101,10 @@ pub fn gather(facts: &StaticFacts, opts: &LiveOptions) -> LiveFacts {
     let buildah_path = opts.buildah.clone().or_else(|| system::which("buildah"));
     // buildah's version is the one slow fact (a Go binary start, ~12 ms): ask it on a thread
     // while the probes run.
-    let cache = opts.cache_dir.clone();
-    let version =
-        std::thread::spawn(move || buildah::version(buildah_path.as_deref(), cache.as_deref()));
+    let (cache, timeout) = (opts.cache_dir.clone(), opts.probe_timeout);
+    let version = std::thread::spawn(move || {
+        buildah::version(buildah_path.as_deref(), cache.as_deref(), timeout)
+    });
     let newuidmap = system::which("newuidmap").map(|p| system::helper_facts(&p));
     let newgidmap = system::which("newgidmap").map(|p| system::helper_facts(&p));
     let (storage, probes) = system::storage_and_probes(facts, opts, &newuidmap, &newgidmap);

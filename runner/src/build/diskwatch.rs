@@ -77,14 +77,19 @@ impl DiskWatch {
         }
     }
 
-    /// Stops watching and returns the peak growth over the baseline, final size included.
-    pub fn finish(mut self) -> u64 {
+    /// Stops watching and returns the peak growth over the baseline, the final size included
+    /// when `final_walk` (skipped after a signal: writing the result comes first).
+    pub fn finish(mut self, final_walk: bool) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
             h.thread().unpark();
             let _ = h.join();
         }
-        let last = tree_bytes(&self.roots);
+        let last = if final_walk {
+            tree_bytes(&self.roots)
+        } else {
+            0
+        };
         self.peak
             .load(Ordering::Relaxed)
             .max(last)
@@ -112,7 +117,7 @@ mod tests {
         let w = DiskWatch::start(vec![d.path().to_path_buf()]);
         std::fs::write(d.path().join("a"), vec![7u8; 1 << 20]).unwrap();
         std::fs::hard_link(d.path().join("a"), d.path().join("b")).unwrap();
-        let grown = w.finish();
+        let grown = w.finish(true);
         assert!((1 << 20..(1 << 20) + 65536).contains(&grown), "{grown}");
     }
 }

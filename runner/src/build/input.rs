@@ -37,6 +37,8 @@ pub struct BuildRequest {
     pub push: bool,
     pub cache_repo: Option<ImageRef>,
     pub authfile: Option<PathBuf>,
+    /// The auth file's parsed content (its passwords are masked in logs).
+    pub auth: Option<serde_json::Value>,
     pub cert_dir: Option<PathBuf>,
     pub tls_verify: bool,
     pub timestamp: Option<u64>,
@@ -92,7 +94,7 @@ fn secret(s: &str) -> Result<Secret, CliError> {
 
 /// The auth file to use: `--authfile`, else `$REGISTRY_AUTH_FILE`; it must be readable JSON
 /// with an `auths` object. `None` leaves buildah to its own lookup order.
-fn authfile(given: Option<&Path>) -> Result<Option<PathBuf>, CliError> {
+fn authfile(given: Option<&Path>) -> Result<Option<(PathBuf, serde_json::Value)>, CliError> {
     let path = match given {
         Some(p) => p.to_path_buf(),
         None => match std::env::var_os("REGISTRY_AUTH_FILE").filter(|v| !v.is_empty()) {
@@ -121,7 +123,25 @@ fn authfile(given: Option<&Path>) -> Result<Option<PathBuf>, CliError> {
             hint,
         ));
     }
-    Ok(Some(path))
+    Ok(Some((path, v)))
+}
+
+/// The flag's values, or, when the flag was not given, the env var split on `sep`. Only the
+/// env var is split: a value given on the command line may contain the separator
+/// (`--build-arg NO_PROXY=a,b`).
+fn flag_or_env(given: &[String], env: &str, sep: char) -> Vec<String> {
+    if !given.is_empty() {
+        return given.to_vec();
+    }
+    std::env::var(env)
+        .map(|v| {
+            v.split(sep)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl BuildRequest {
@@ -159,7 +179,22 @@ impl BuildRequest {
                 "add `-t registry.example.com/team/app:TAG`",
             ));
         }
+        if let Some(t) = tags.iter().find(|t| t.digest.is_some()) {
+            return Err(bad(
+                format!("tag {t} names a digest: a new image cannot be pushed by digest"),
+                "drop the `@sha256:…` part; the result reports the pushed digest",
+            ));
+        }
         let cache_repo = a.cache_repo.as_deref().map(parse_ref).transpose()?;
+        if let Some(c) = cache_repo
+            .as_ref()
+            .filter(|c| c.tag.is_some() || c.digest.is_some())
+        {
+            return Err(bad(
+                format!("--cache-repo {c} names a tag or digest"),
+                "pass a repository only, e.g. `registry.example.com/team/app-cache`",
+            ));
+        }
         if let Some(d) = &a.cert_dir {
             if !d.is_dir() {
                 return Err(bad(
@@ -168,33 +203,29 @@ impl BuildRequest {
                 ));
             }
         }
+        let auth = authfile(a.authfile.as_deref())?;
         Ok(BuildRequest {
             context: a.context.clone(),
             containerfile,
             tags,
-            build_args: a
-                .build_args
+            build_args: flag_or_env(&a.build_args, "BUILDRUNNER_BUILD_ARG", ',')
                 .iter()
-                .filter(|s| !s.is_empty())
                 .map(|s| key_value("build-arg", s))
                 .collect::<Result<_, _>>()?,
             target: a.target.clone().filter(|t| !t.is_empty()),
-            labels: a
-                .labels
+            labels: flag_or_env(&a.labels, "BUILDRUNNER_LABEL", ',')
                 .iter()
-                .filter(|s| !s.is_empty())
                 .map(|s| key_value("label", s))
                 .collect::<Result<_, _>>()?,
-            secrets: a
-                .secrets
+            secrets: flag_or_env(&a.secrets, "BUILDRUNNER_SECRET", ';')
                 .iter()
-                .filter(|s| !s.is_empty())
                 .map(|s| secret(s))
                 .collect::<Result<_, _>>()?,
             platform: a.platform.clone().filter(|p| !p.is_empty()),
             push: a.push,
             cache_repo,
-            authfile: authfile(a.authfile.as_deref())?,
+            authfile: auth.as_ref().map(|(p, _)| p.clone()),
+            auth: auth.map(|(_, v)| v),
             cert_dir: a.cert_dir.clone(),
             tls_verify: a.tls_verify,
             timestamp: a.timestamp,

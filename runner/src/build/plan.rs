@@ -29,14 +29,12 @@ pub struct BuildPlan {
     /// buildah's TMPDIR: inside the run dir, so what it unpacks counts against the run and
     /// goes away with it.
     pub tmpdir: PathBuf,
+    /// The OCI runtime's state directory (`--runtime-flag root=`): inside the run dir, so a
+    /// buildah killed mid-`RUN` leaves no container state in the host's /run/runc.
+    pub runtime_root: PathBuf,
+    /// The run's lock descriptors, inherited by every buildah process.
+    pub lock_fds: Vec<std::os::unix::io::RawFd>,
     pub req: BuildRequest,
-}
-
-fn driver_name(d: StorageDriver) -> &'static str {
-    match d {
-        StorageDriver::Overlay => "overlay",
-        StorageDriver::Vfs => "vfs",
-    }
 }
 
 /// Whether to keep intermediate layers. They pay off only where something can reuse them: a
@@ -59,6 +57,8 @@ impl BuildPlan {
             storage_conf: run.dir.join("storage.conf"),
             iidfile: run.dir.join("image-id"),
             tmpdir: run.dir.join("tmp"),
+            runtime_root: run.dir.join("runtime"),
+            lock_fds: run.lock_fds(),
             req: req.clone(),
         }
     }
@@ -67,7 +67,7 @@ impl BuildPlan {
     pub fn storage_conf_text(&self) -> String {
         let mut s = format!(
             "# written by buildrunner for one run\n[storage]\ndriver = \"{}\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
-            driver_name(self.driver),
+            self.driver.as_str(),
             self.graphroot.display(),
             self.runroot.display()
         );
@@ -99,7 +99,7 @@ impl BuildPlan {
             "--runroot".into(),
             self.runroot.clone().into(),
             "--storage-driver".into(),
-            driver_name(self.driver).into(),
+            self.driver.as_str().into(),
         ];
         if let Some(mp) = &self.mount_program {
             a.push("--storage-opt".into());
@@ -129,10 +129,11 @@ impl BuildPlan {
         let mut a = self.global();
         a.push("bud".into());
         a.push("--isolation".into());
-        a.push(match self.isolation {
-            Isolation::Oci => "oci".into(),
-            Isolation::Chroot => "chroot".into(),
-        });
+        a.push(self.isolation.as_str().into());
+        if self.isolation == Isolation::Oci {
+            a.push("--runtime-flag".into());
+            a.push(format!("root={}", self.runtime_root.display()).into());
+        }
         a.push(format!("--layers={}", self.layers).into());
         if let Some(c) = &r.cache_repo {
             let c = c.to_string();
@@ -240,6 +241,7 @@ mod tests {
             push: true,
             cache_repo: Some(parse("localhost:5000/cache/app").unwrap()),
             authfile: Some("/secrets/auth.json".into()),
+            auth: None,
             cert_dir: Some("/certs".into()),
             tls_verify: true,
             timestamp: Some(0),
@@ -258,6 +260,8 @@ mod tests {
             storage_conf: "/w/run-1/storage.conf".into(),
             iidfile: "/w/run-1/image-id".into(),
             tmpdir: "/w/run-1/tmp".into(),
+            runtime_root: "/w/run-1/runtime".into(),
+            lock_fds: vec![],
             req: req(),
         }
     }
@@ -289,6 +293,17 @@ mod tests {
         }
         assert_eq!(a.last().map(String::as_str), Some("/ctx"));
         assert!(!joined.contains("--creds"));
+    }
+
+    #[test]
+    fn oci_isolation_keeps_runtime_state_in_the_run_dir() {
+        let mut p = plan(StorageDriver::Overlay, true);
+        p.isolation = Isolation::Oci;
+        let joined = strs(p.bud_argv()).join(" ");
+        assert!(
+            joined.contains("--isolation oci --runtime-flag root=/w/run-1/runtime"),
+            "{joined}"
+        );
     }
 
     #[test]

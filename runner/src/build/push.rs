@@ -17,6 +17,8 @@ pub const ATTEMPTS: u32 = 4;
 /// Why a push failed.
 #[derive(Debug)]
 pub struct PushError {
+    /// Tags pushed before the failure, with their digests.
+    pub pushed: Vec<ImageOut>,
     pub message: String,
     pub hint: String,
     pub interrupted: Option<i32>,
@@ -73,14 +75,19 @@ pub fn push_all(
         let mut delay = Duration::from_secs(1);
         for attempt in 1..=ATTEMPTS {
             let env = plan.env();
-            let fin = supervise::run(&plan.buildah, &argv, &env, log).map_err(|e| PushError {
-                message: format!("cannot run buildah push: {e}"),
-                hint: "install buildah".into(),
-                interrupted: None,
-                tail: vec![],
-            })?;
+            let fin =
+                supervise::run(&plan.buildah, &argv, &env, &plan.lock_fds, log).map_err(|e| {
+                    PushError {
+                        pushed: out.clone(),
+                        message: format!("cannot run buildah push: {e}"),
+                        hint: "install buildah".into(),
+                        interrupted: None,
+                        tail: vec![],
+                    }
+                })?;
             if fin.interrupted.is_some() {
                 return Err(PushError {
+                    pushed: out.clone(),
                     message: "interrupted while pushing".into(),
                     hint: "rerun the build".into(),
                     interrupted: fin.interrupted,
@@ -102,6 +109,7 @@ pub fn push_all(
             if permanent || attempt == ATTEMPTS {
                 let last = fin.last_line();
                 return Err(PushError {
+                    pushed: out.clone(),
                     message: format!(
                         "push of {tag} failed{}: {last}",
                         if permanent { "" } else { " after retries" }
@@ -117,6 +125,7 @@ pub fn push_all(
             ));
             if !signals::sleep(delay) {
                 return Err(PushError {
+                    pushed: out.clone(),
                     message: "interrupted while waiting to retry a push".into(),
                     hint: "rerun the build".into(),
                     interrupted: signals::received(),

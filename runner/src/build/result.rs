@@ -12,6 +12,7 @@ pub const RESULT_SCHEMA: &str = "buildrunner.result/v1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // QuotaExceeded and Denied arrive with their issues
 pub enum RunStatus {
     Succeeded,
     BuildFailed,
@@ -24,6 +25,21 @@ pub enum RunStatus {
     Aborted,
     /// Bad input (exit 2); not in the issue's list, added so a result is always written.
     Invalid,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::BuildFailed => "build_failed",
+            RunStatus::Blocked => "blocked",
+            RunStatus::QuotaExceeded => "quota_exceeded",
+            RunStatus::PushFailed => "push_failed",
+            RunStatus::Denied => "denied",
+            RunStatus::Aborted => "aborted",
+            RunStatus::Invalid => "invalid",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,8 +128,6 @@ pub fn write(path: &Path, r: &BuildResult) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)?;
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let json = serde_json::to_vec_pretty(r).map_err(std::io::Error::other)?;
-    fs::write(&tmp, json)?;
-    fs::rename(&tmp, path)
+    preflight::write_atomic(path, &json)
 }

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::io::RawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -66,10 +67,14 @@ fn pump<R: Read + Send + 'static>(
 }
 
 /// Runs `program argv` with `env`, supervised.
+///
+/// The child dies with us (`PR_SET_PDEATHSIG`), and inherits `hold_fds` (the run's locks):
+/// while any process of the build lives, `gc` cannot take the lock and remove its storage.
 pub fn run(
     program: &Path,
     argv: &[OsString],
     env: &[(&str, OsString)],
+    hold_fds: &[RawFd],
     log: &Logger,
 ) -> std::io::Result<Finished> {
     let mut cmd = Command::new(program);
@@ -78,6 +83,22 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    let fds = hold_fds.to_vec();
+    // SAFETY: between fork and exec only async-signal-safe calls (prctl, fcntl).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for &fd in &fds {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags >= 0 {
+                    libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                }
+            }
+            Ok(())
+        });
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -80,20 +80,35 @@ impl RunDir {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or(0);
-        let dir = base.join(format!("run-{stamp}-{}", std::process::id()));
-        mk(&dir)?;
-        let lock_path = dir.join("lock");
+        // Made under a hidden name and locked before it gets the `run-` name `gc` looks
+        // for, so `gc` can never take the lock of a run that is still being set up.
+        let name = format!("run-{stamp}-{}", std::process::id());
+        let hidden = base.join(format!(".{name}"));
+        mk(&hidden)?;
+        let lock_path = hidden.join("lock");
         let lock = try_lock(&lock_path)
             .map_err(|err| RunDirError::Create {
                 path: lock_path.clone(),
                 err,
             })?
-            .ok_or(RunDirError::Busy { path: dir.clone() })?;
+            .ok_or(RunDirError::Busy {
+                path: hidden.clone(),
+            })?;
+        let dir = base.join(&name);
+        fs::rename(&hidden, &dir).map_err(|err| RunDirError::Create {
+            path: dir.clone(),
+            err,
+        })?;
+        let created = dir.clone();
+        let undo = move |e: RunDirError| {
+            let _ = fs::remove_dir_all(&created);
+            e
+        };
         let (graphroot, user_root) = match storage_root {
             Some(r) => (r.to_path_buf(), true),
             None => (dir.join("root"), false),
         };
-        mk(&graphroot)?;
+        mk(&graphroot).map_err(undo.clone())?;
         let root_lock = if user_root {
             let p = graphroot.join("buildrunner.lock");
             Some(
@@ -101,16 +116,18 @@ impl RunDir {
                     .map_err(|err| RunDirError::Create {
                         path: p.clone(),
                         err,
-                    })?
+                    })
+                    .map_err(undo.clone())?
                     .ok_or(RunDirError::Busy {
                         path: graphroot.clone(),
-                    })?,
+                    })
+                    .map_err(undo.clone())?,
             )
         } else {
             None
         };
         let runroot = dir.join("run");
-        mk(&runroot)?;
+        mk(&runroot).map_err(undo)?;
         let _ = fs::write(
             dir.join("owner"),
             format!(
@@ -132,6 +149,13 @@ impl RunDir {
     /// Removes the run dir (and the graph root unless the user gave it).
     pub fn remove(&self) -> Result<(), String> {
         remove_tree(&self.dir)
+    }
+
+    /// The descriptors of the run's locks, for children to inherit.
+    pub fn lock_fds(&self) -> Vec<std::os::unix::io::RawFd> {
+        let mut v = vec![self._lock.as_raw_fd()];
+        v.extend(self._root_lock.as_ref().map(|f| f.as_raw_fd()));
+        v
     }
 
     /// Marks the run dir as kept on purpose (`--keep-storage`): `gc` leaves it alone.
@@ -192,7 +216,7 @@ pub struct Stale {
 /// Finds run dirs whose owner is gone and (unless `dry_run`) removes them; runs kept with
 /// `--keep-storage` only when `include_kept`.
 pub fn gc(dry_run: bool, include_kept: bool) -> io::Result<Vec<Stale>> {
-    let base = work_dir();
+    let base = std::path::absolute(work_dir())?;
     let mut found = Vec::new();
     let entries = match fs::read_dir(&base) {
         Ok(e) => e,

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use preflight::{Isolation, PreflightOptions, StorageDriver, Verdict};
+use preflight::{PreflightOptions, Verdict};
 
 use crate::build::clock::rfc3339;
 use crate::build::diskwatch::{run_roots, DiskWatch};
@@ -78,14 +78,7 @@ impl Run {
                 }
             }
             Format::Text => {
-                let _ = writeln!(
-                    out,
-                    "status: {} (exit {code})",
-                    serde_json::to_value(status)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default()
-                );
+                let _ = writeln!(out, "status: {} (exit {code})", status.as_str());
                 for i in &r.images {
                     let _ = writeln!(
                         out,
@@ -101,6 +94,21 @@ impl Run {
             }
         }
         code
+    }
+
+    /// Stopped by a signal: status `aborted`, exit 130/143.
+    fn aborted(&self, sig: i32, message: String, log: &Logger) -> i32 {
+        let code = if sig == libc::SIGINT {
+            exit::SIGINT
+        } else {
+            exit::SIGTERM
+        };
+        let error = ErrorOut {
+            kind: "signal".into(),
+            message,
+            hint: None,
+        };
+        self.finish(RunStatus::Aborted, code, Some(error), Some(log))
     }
 
     /// Bad input: the result says so, the error renderer prints it (exit 2).
@@ -119,32 +127,29 @@ impl Run {
     }
 }
 
+/// The result's decision. Where the plan overrides the preflight's layer policy (a fresh
+/// per-run root without a cache keeps no intermediate layers), the layers reason says so.
 fn decision_out(d: &preflight::Decision, layers: bool) -> DecisionOut {
+    let mut reasons: Vec<String> = d
+        .reasons
+        .iter()
+        .map(|r| format!("{}: {}", r.topic, r.text))
+        .collect();
+    if layers != d.layers {
+        reasons.retain(|r| !r.starts_with("layers: "));
+        reasons.push(if layers {
+            "layers: kept (--layers): a --cache-repo or a kept --storage-root reuses them".into()
+        } else {
+            "layers: none (--layers=false): the fresh per-run root is removed after the run and no --cache-repo reuses them".into()
+        });
+    }
     DecisionOut {
-        storage_driver: Some(match d.storage_driver {
-            StorageDriver::Overlay => "overlay".into(),
-            StorageDriver::Vfs => "vfs".into(),
-        }),
+        storage_driver: Some(d.storage_driver.as_str().into()),
         mount_program: d.mount_program.as_ref().map(|p| p.display().to_string()),
-        isolation: Some(match d.isolation {
-            Isolation::Oci => "oci".into(),
-            Isolation::Chroot => "chroot".into(),
-        }),
+        isolation: Some(d.isolation.as_str().into()),
         userns: Some(d.userns),
         layers: Some(layers),
-        reasons: d
-            .reasons
-            .iter()
-            .map(|r| format!("{}: {}", r.topic, r.text))
-            .collect(),
-    }
-}
-
-fn exit_for_signal(sig: i32) -> i32 {
-    if sig == libc::SIGINT {
-        exit::SIGINT
-    } else {
-        exit::SIGTERM
+        reasons,
     }
 }
 
@@ -186,14 +191,15 @@ pub fn run(args: &BuildArgs) -> Result<i32, CliError> {
     };
     log.event(&format!("run dir {}", rundir.dir.display()));
     let code = build_in(&mut run, &req, &rundir, &log);
-    if rundir.user_root || args.keep_storage {
-        log.event(&format!("kept storage in {}", rundir.graphroot.display()));
-        if args.keep_storage {
-            rundir.mark_kept();
-        }
-        if rundir.user_root && !args.keep_storage {
-            let _ = crate::build::workdir::remove_tree(&rundir.dir);
-        }
+    if rundir.user_root {
+        log.event(&format!(
+            "kept the storage root {} (--storage-root)",
+            rundir.graphroot.display()
+        ));
+    }
+    if args.keep_storage {
+        rundir.mark_kept();
+        log.event(&format!("kept {} (--keep-storage)", rundir.dir.display()));
     } else if let Err(e) = rundir.remove() {
         log.event(&format!("warning: {e}; `buildrunner gc` will retry"));
     }
@@ -215,11 +221,7 @@ fn build_in(run: &mut Run, req: &BuildRequest, rundir: &RunDir, log: &Logger) ->
         report.verdict.as_str(),
         report.elapsed_ms,
         d.storage_label(),
-        if d.isolation == Isolation::Oci {
-            "oci"
-        } else {
-            "chroot"
-        },
+        d.isolation.as_str(),
         if d.userns { "yes" } else { "no" }
     ));
     for r in &d.reasons {
@@ -281,23 +283,19 @@ fn build_in(run: &mut Run, req: &BuildRequest, rundir: &RunDir, log: &Logger) ->
         );
     }
     if let Some(sig) = signals::received() {
-        return run.finish(
-            RunStatus::Aborted,
-            exit_for_signal(sig),
-            Some(ErrorOut {
-                kind: "signal".into(),
-                message: format!("stopped by signal {sig} before the build started"),
-                hint: None,
-            }),
-            Some(log),
+        return run.aborted(
+            sig,
+            format!("stopped by signal {sig} before the build started"),
+            log,
         );
     }
     let argv = plan.bud_argv();
     log.event(&format!("$ buildah {}", BuildPlan::show(&argv)));
     let env = plan.env();
     let watch = DiskWatch::start(run_roots(&rundir.dir, &rundir.graphroot));
-    let fin = supervise::run(&plan.buildah, &argv, &env, log);
-    run.peak_bytes = watch.finish();
+    let fin = supervise::run(&plan.buildah, &argv, &env, &plan.lock_fds, log);
+    // After a signal Nomad's SIGKILL is near: no final walk, the result comes first.
+    run.peak_bytes = watch.finish(signals::received().is_none());
     let fin = match fin {
         Ok(f) => f,
         Err(e) => {
@@ -315,15 +313,10 @@ fn build_in(run: &mut Run, req: &BuildRequest, rundir: &RunDir, log: &Logger) ->
     };
     run.tail = fin.tail.clone();
     if let Some(sig) = fin.interrupted {
-        return run.finish(
-            RunStatus::Aborted,
-            exit_for_signal(sig),
-            Some(ErrorOut {
-                kind: "signal".into(),
-                message: format!("stopped by signal {sig} during the build"),
-                hint: None,
-            }),
-            Some(log),
+        return run.aborted(
+            sig,
+            format!("stopped by signal {sig} during the build"),
+            log,
         );
     }
     if fin.code != 0 {
@@ -357,17 +350,13 @@ fn build_in(run: &mut Run, req: &BuildRequest, rundir: &RunDir, log: &Logger) ->
             Ok(images) => run.images = images,
             Err(e) => {
                 run.tail = e.tail.clone();
+                for p in &e.pushed {
+                    if let Some(i) = run.images.iter_mut().find(|i| i.reference == p.reference) {
+                        i.digest.clone_from(&p.digest);
+                    }
+                }
                 if let Some(sig) = e.interrupted {
-                    return run.finish(
-                        RunStatus::Aborted,
-                        exit_for_signal(sig),
-                        Some(ErrorOut {
-                            kind: "signal".into(),
-                            message: e.message,
-                            hint: None,
-                        }),
-                        Some(log),
-                    );
+                    return run.aborted(sig, e.message, log);
                 }
                 return run.finish(
                     RunStatus::PushFailed,

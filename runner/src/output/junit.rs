@@ -2,7 +2,6 @@
 //! `<failure>` carrying its hint, a skipped one `<skipped/>`, a warning passes with its text in
 //! `<system-out>`.
 
-use std::fs;
 use std::io;
 use std::path::Path;
 
@@ -76,7 +75,5 @@ pub fn render(r: &DoctorReport) -> String {
 
 /// Writes the report atomically (temp file + rename) so Jenkins never reads half a file.
 pub fn write(path: &Path, r: &DoctorReport) -> io::Result<()> {
-    let tmp = path.with_extension("xml.tmp");
-    fs::write(&tmp, render(r))?;
-    fs::rename(&tmp, path)
+    preflight::write_atomic(path, render(r).as_bytes())
 }

@@ -51,10 +51,7 @@ pub fn render_doctor(r: &DoctorReport, verbose: bool, fancy: bool) -> String {
     s.push_str(&format!(
         "{head} {}, isolation {}, user namespace {}, intermediate layers {}\n",
         d.storage_label(),
-        match d.isolation {
-            preflight::Isolation::Oci => "oci",
-            preflight::Isolation::Chroot => "chroot",
-        },
+        d.isolation.as_str(),
         if d.userns { "yes" } else { "no" },
         match (d.layers, d.layers_with_cache) {
             (true, _) => "yes",
