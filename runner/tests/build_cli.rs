@@ -367,9 +367,9 @@ fn environment_variables_configure_the_build() {
     assert!(left.is_empty(), "per-run dirs left: {left:?}");
     // buildah leaves nothing mounted in the kept store once the run is over.
     assert!(
-        mounts_under(&store).is_empty(),
+        preflight::host::mountinfo::current_mounts_below(&store).is_empty(),
         "{:?}",
-        mounts_under(&store)
+        preflight::host::mountinfo::current_mounts_below(&store)
     );
 }
 
@@ -491,7 +491,11 @@ fn keep_storage_keeps_the_per_run_root_with_the_image() {
         images.contains("localhost/br-cli/app:1"),
         "the tag is in the kept store"
     );
-    assert!(mounts_under(&work).is_empty(), "{:?}", mounts_under(&work));
+    assert!(
+        preflight::host::mountinfo::current_mounts_below(&work).is_empty(),
+        "{:?}",
+        preflight::host::mountinfo::current_mounts_below(&work)
+    );
 }
 
 /// Spawns the slow fixture's build with stderr to a file; returns the child once the slow
@@ -640,8 +644,8 @@ fn gc_removes_the_root_of_a_killed_run_and_spares_a_live_one() {
         text(&o)
     );
     assert!(
-        mounts_under(&work).is_empty(),
+        preflight::host::mountinfo::current_mounts_below(&work).is_empty(),
         "gc left mounts: {:?}",
-        mounts_under(&work)
+        preflight::host::mountinfo::current_mounts_below(&work)
     );
 }

@@ -106,6 +106,23 @@ pub fn cgroup_mode(mounts: &[MountInfo]) -> CgroupMode {
     }
 }
 
+/// Mount points at or below `dir`, deepest first: the order to unmount them in.
+pub fn mounts_below(mounts: &[MountInfo], dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<std::path::PathBuf> = mounts
+        .iter()
+        .map(|m| std::path::PathBuf::from(&m.mount_point))
+        .filter(|m| m.starts_with(dir))
+        .collect();
+    v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    v
+}
+
+/// [`mounts_below`] in this process's mount namespace, from `/proc/self/mountinfo`.
+pub fn current_mounts_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    mounts_below(&parse_mountinfo(&text), dir)
+}
+
 /// The topmost mount at exactly `path` (later lines stack over earlier ones).
 pub fn last_at<'a>(mounts: &'a [MountInfo], path: &str) -> Option<&'a MountInfo> {
     mounts.iter().rev().find(|m| m.mount_point == path)

@@ -164,22 +164,10 @@ impl RunDir {
     }
 }
 
-/// Mount points at or below `dir` in our mount namespace, deepest first.
-fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut v: Vec<PathBuf> = preflight::host::mountinfo::parse_mountinfo(&text)
-        .into_iter()
-        .map(|m| PathBuf::from(m.mount_point))
-        .filter(|m| m.starts_with(dir))
-        .collect();
-    v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    v
-}
-
 /// Unmounts what is left under `dir`, then removes it. Files a rootless build created belong
 /// to subordinate ids, which only `buildah unshare` (inside the user namespace) may delete.
 pub fn remove_tree(dir: &Path) -> Result<(), String> {
-    for m in mounts_under(dir) {
+    for m in preflight::host::mountinfo::current_mounts_below(dir) {
         let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
     }
     if fs::remove_dir_all(dir).is_ok() || !dir.exists() {

@@ -237,20 +237,8 @@ pub fn entries(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Mount points at or below `dir` in this mount namespace, deepest first.
-pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut v: Vec<PathBuf> = preflight::host::mountinfo::parse_mountinfo(&text)
-        .into_iter()
-        .map(|m| PathBuf::from(m.mount_point))
-        .filter(|m| m.starts_with(dir))
-        .collect();
-    v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    v
-}
-
 pub fn unmount_under(dir: &Path) {
-    for m in mounts_under(dir) {
+    for m in preflight::host::mountinfo::current_mounts_below(dir) {
         if let Ok(c) = std::ffi::CString::new(m.as_os_str().as_encoded_bytes()) {
             // SAFETY: a valid C string; MNT_DETACH cannot hang.
             unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
